@@ -1,0 +1,417 @@
+//! Aggregate: the per-object outputs of the workers, merged once into the
+//! run's dataset. Sorts everything into one deterministic order, drops
+//! duplicate `eventID`s (CloudTrail delivers some records twice), keeps
+//! role-policy changes only for roles seen in federation, and builds the
+//! `failures` and `timeline` tables. Plain functions over plain data.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde::Serialize;
+
+use crate::classify::ROLE_POLICY_EVENTS;
+use crate::model::{ConfigChange, FedEvent, Micros, ObjectReport, ObjectStatus, Stage};
+use crate::time::MICROS_PER_MINUTE;
+
+/// What happened to one object's records; the counts add up:
+/// `records = rejected + not_federation + outside_selection + federation_events + config_changes`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RecordCounts {
+    pub records: u64,
+    pub rejected: u64,
+    pub not_federation: u64,
+    pub outside_selection: u64,
+    pub federation_events: u64,
+    pub config_changes: u64,
+}
+
+impl RecordCounts {
+    pub fn add(&mut self, other: &RecordCounts) {
+        self.records += other.records;
+        self.rejected += other.rejected;
+        self.not_federation += other.not_federation;
+        self.outside_selection += other.outside_selection;
+        self.federation_events += other.federation_events;
+        self.config_changes += other.config_changes;
+    }
+}
+
+/// Everything a worker learnt from one object.
+#[derive(Debug, Clone)]
+pub struct ObjectOutput {
+    pub report: ObjectReport,
+    pub events: Vec<FedEvent>,
+    pub changes: Vec<ConfigChange>,
+    pub counts: RecordCounts,
+    pub inflated_bytes: u64,
+}
+
+/// The run's totals, as written to `run.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunCounts {
+    pub objects_listed: u64,
+    pub objects_read: u64,
+    pub objects_skipped: u64,
+    pub objects_unreadable: u64,
+    pub bytes_stored: u64,
+    pub bytes_inflated: u64,
+    #[serde(flatten)]
+    pub records: RecordCounts,
+    /// Federation events dropped because their `eventID` was already seen.
+    pub duplicate_events: u64,
+    /// Config changes dropped because their `eventID` was already seen.
+    pub duplicate_changes: u64,
+    /// Role-policy changes dropped because no federation event names the role.
+    pub unrelated_role_changes: u64,
+    /// Federation events kept (after de-duplication).
+    pub events_written: u64,
+    pub failures_observed: u64,
+    pub changes_written: u64,
+}
+
+/// The merged run.
+#[derive(Debug, Clone, Default)]
+pub struct Merged {
+    pub events: Vec<FedEvent>,
+    pub changes: Vec<ConfigChange>,
+    pub objects: Vec<ObjectReport>,
+    pub counts: RunCounts,
+}
+
+/// Merges worker outputs (in any order) into one deterministic dataset.
+pub fn merge(outputs: Vec<ObjectOutput>) -> Merged {
+    let mut merged = Merged::default();
+    let c = &mut merged.counts;
+    for out in outputs {
+        c.objects_listed += 1;
+        match out.report.status {
+            ObjectStatus::Ok => c.objects_read += 1,
+            ObjectStatus::Skipped => c.objects_skipped += 1,
+            ObjectStatus::Unreadable => c.objects_unreadable += 1,
+        }
+        c.bytes_stored += out.report.bytes;
+        c.bytes_inflated += out.inflated_bytes;
+        c.records.add(&out.counts);
+        merged.events.extend(out.events);
+        merged.changes.extend(out.changes);
+        merged.objects.push(out.report);
+    }
+    merged
+        .objects
+        .sort_by(|a, b| (&a.source, &a.key).cmp(&(&b.source, &b.key)));
+
+    merged.events.sort_by(|a, b| {
+        (a.event_time, &a.event_id, &a.source_object).cmp(&(
+            b.event_time,
+            &b.event_id,
+            &b.source_object,
+        ))
+    });
+    let before = merged.events.len();
+    dedupe_by_id(&mut merged.events, |e| e.event_id.as_deref());
+    merged.counts.duplicate_events = (before - merged.events.len()) as u64;
+
+    merged.changes.sort_by(|a, b| {
+        (a.event_time, &a.event_id, &a.source_object).cmp(&(
+            b.event_time,
+            &b.event_id,
+            &b.source_object,
+        ))
+    });
+    let before = merged.changes.len();
+    dedupe_by_id(&mut merged.changes, |c| c.event_id.as_deref());
+    merged.counts.duplicate_changes = (before - merged.changes.len()) as u64;
+
+    let roles: HashSet<&str> = merged
+        .events
+        .iter()
+        .filter_map(|e| e.role_name.as_deref())
+        .collect();
+    let before = merged.changes.len();
+    let unrelated = |c: &ConfigChange| {
+        ROLE_POLICY_EVENTS.contains(&c.event_name.as_str())
+            && !c.target.as_deref().is_some_and(|r| roles.contains(r))
+    };
+    merged.changes.retain(|c| !unrelated(c));
+    merged.counts.unrelated_role_changes = (before - merged.changes.len()) as u64;
+
+    merged.counts.events_written = merged.events.len() as u64;
+    merged.counts.failures_observed =
+        merged.events.iter().filter(|e| e.is_failure()).count() as u64;
+    merged.counts.changes_written = merged.changes.len() as u64;
+    merged
+}
+
+/// Keeps the first item of each id; items without an id are all kept.
+fn dedupe_by_id<T>(items: &mut Vec<T>, id: impl Fn(&T) -> Option<&str>) {
+    let mut seen = HashSet::new();
+    let keep: Vec<bool> = items
+        .iter()
+        .map(|it| id(it).is_none_or(|i| seen.insert(i.to_string())))
+        .collect();
+    let mut keep = keep.into_iter();
+    items.retain(|_| keep.next().unwrap_or(true));
+}
+
+/// A row of `failures.parquet`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureRow {
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub stage: Stage,
+    pub failure_class: &'static str,
+    pub error_code: Option<String>,
+    pub role_arn: Option<String>,
+    pub provider_arn: Option<String>,
+    pub failures: u64,
+    pub distinct_sessions: u64,
+    pub distinct_source_ips: u64,
+    pub first_seen: Micros,
+    pub last_seen: Micros,
+    pub sample_message: Option<String>,
+}
+
+type FailureKey = (
+    Option<String>,
+    Option<String>,
+    Stage,
+    &'static str,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Groups the observed failures by account, region, stage, class, code, role
+/// and provider; most failures first.
+pub fn failures(events: &[FedEvent]) -> Vec<FailureRow> {
+    struct Acc<'a> {
+        failures: u64,
+        sessions: BTreeSet<&'a str>,
+        ips: BTreeSet<&'a str>,
+        first: Micros,
+        last: Micros,
+        sample: Option<&'a str>,
+    }
+    let mut groups: BTreeMap<FailureKey, Acc> = BTreeMap::new();
+    for e in events.iter().filter(|e| e.is_failure()) {
+        let key = (
+            e.account_id.clone(),
+            e.region.clone(),
+            e.stage,
+            e.failure_class.unwrap_or("unclassified"),
+            e.error_code.clone(),
+            e.role_arn.clone(),
+            e.provider_arn.clone(),
+        );
+        let acc = groups.entry(key).or_insert_with(|| Acc {
+            failures: 0,
+            sessions: BTreeSet::new(),
+            ips: BTreeSet::new(),
+            first: e.event_time,
+            last: e.event_time,
+            sample: e.error_message.as_deref(),
+        });
+        acc.failures += 1;
+        acc.sessions.extend(e.session_name.as_deref());
+        acc.ips.extend(e.source_ip.as_deref());
+        acc.first = acc.first.min(e.event_time);
+        acc.last = acc.last.max(e.event_time);
+        if acc.sample.is_none() {
+            acc.sample = e.error_message.as_deref();
+        }
+    }
+    let mut rows: Vec<FailureRow> = groups
+        .into_iter()
+        .map(
+            |(
+                (account_id, region, stage, failure_class, error_code, role_arn, provider_arn),
+                a,
+            )| FailureRow {
+                account_id,
+                region,
+                stage,
+                failure_class,
+                error_code,
+                role_arn,
+                provider_arn,
+                failures: a.failures,
+                distinct_sessions: a.sessions.len() as u64,
+                distinct_source_ips: a.ips.len() as u64,
+                first_seen: a.first,
+                last_seen: a.last,
+                sample_message: a.sample.map(str::to_owned),
+            },
+        )
+        .collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.failures)); // stable: ties keep key order
+    rows
+}
+
+/// The width of a timeline bucket.
+pub const BUCKET: Micros = 5 * MICROS_PER_MINUTE;
+
+/// A row of `timeline.parquet`: in one 5-minute bucket, the events of one
+/// stage with one class (`ok` for successes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineRow {
+    pub bucket_start: Micros,
+    pub stage: Stage,
+    pub failure_class: &'static str,
+    /// Events in this cell.
+    pub attempts: u64,
+    /// Failed events in this cell (0 for `ok` rows, `attempts` otherwise).
+    pub failures: u64,
+}
+
+/// Counts events per 5-minute bucket, stage and class, in time order.
+pub fn timeline(events: &[FedEvent]) -> Vec<TimelineRow> {
+    let mut cells: BTreeMap<(Micros, Stage, &'static str), (u64, u64)> = BTreeMap::new();
+    for e in events {
+        let bucket = e.event_time.div_euclid(BUCKET) * BUCKET;
+        let class = e.failure_class.unwrap_or("ok");
+        let cell = cells.entry((bucket, e.stage, class)).or_default();
+        cell.0 += 1;
+        cell.1 += u64::from(e.is_failure());
+    }
+    cells
+        .into_iter()
+        .map(
+            |((bucket_start, stage, failure_class), (attempts, failures))| TimelineRow {
+                bucket_start,
+                stage,
+                failure_class,
+                attempts,
+                failures,
+            },
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::Outcome;
+
+    fn event(time: Micros, id: &str, class: Option<&'static str>) -> FedEvent {
+        FedEvent {
+            event_time: time,
+            event_id: Some(id.to_string()),
+            outcome: if class.is_some() {
+                Outcome::Failure
+            } else {
+                Outcome::Success
+            },
+            failure_class: class,
+            session_name: Some(format!("user-{id}")),
+            role_name: Some("Agents".into()),
+            source_object: Arc::from("o"),
+            ..FedEvent::default()
+        }
+    }
+
+    fn output(key: &str, events: Vec<FedEvent>, changes: Vec<ConfigChange>) -> ObjectOutput {
+        ObjectOutput {
+            report: ObjectReport {
+                source: Arc::from("s"),
+                key: key.into(),
+                bytes: 10,
+                records: events.len() as u64,
+                federation_records: events.len() as u64,
+                change_records: 0,
+                rejected_records: 0,
+                status: ObjectStatus::Ok,
+                reason: None,
+            },
+            counts: RecordCounts {
+                records: events.len() as u64,
+                federation_events: events.len() as u64,
+                ..Default::default()
+            },
+            events,
+            changes,
+            inflated_bytes: 100,
+        }
+    }
+
+    fn change(name: &str, role: &str) -> ConfigChange {
+        ConfigChange {
+            event_id: Some(format!("{name}-{role}")),
+            event_name: name.into(),
+            target: Some(role.into()),
+            target_type: "role",
+            ..ConfigChange::default()
+        }
+    }
+
+    #[test]
+    fn merge_sorts_dedupes_and_filters_role_changes() {
+        let a = output(
+            "b",
+            vec![
+                event(30, "x", None),
+                event(10, "y", Some("signature_invalid")),
+            ],
+            vec![],
+        );
+        let b = output(
+            "a",
+            vec![event(30, "x", None)],
+            vec![
+                change("AttachRolePolicy", "Agents"),
+                change("PutRolePolicy", "Unrelated"),
+                change("UpdateAssumeRolePolicy", "Unrelated"),
+            ],
+        );
+        let m = merge(vec![a, b]);
+        let ids: Vec<_> = m
+            .events
+            .iter()
+            .map(|e| e.event_id.as_deref().unwrap())
+            .collect();
+        assert_eq!(ids, ["y", "x"]);
+        assert_eq!(m.counts.duplicate_events, 1);
+        assert_eq!(m.counts.unrelated_role_changes, 1);
+        let kept: Vec<_> = m.changes.iter().map(|c| c.event_name.as_str()).collect();
+        assert_eq!(kept, ["AttachRolePolicy", "UpdateAssumeRolePolicy"]);
+        assert_eq!(m.objects[0].key, "a");
+        assert_eq!(
+            (
+                m.counts.objects_read,
+                m.counts.events_written,
+                m.counts.failures_observed
+            ),
+            (2, 2, 1)
+        );
+    }
+
+    #[test]
+    fn failures_and_timeline_count_what_they_say() {
+        let events = vec![
+            event(0, "1", Some("signature_invalid")),
+            event(BUCKET - 1, "2", Some("signature_invalid")),
+            event(BUCKET, "3", None),
+            event(BUCKET + 1, "4", Some("assertion_expired")),
+        ];
+        let f = failures(&events);
+        assert_eq!(f.len(), 2);
+        assert_eq!(
+            (f[0].failure_class, f[0].failures, f[0].distinct_sessions),
+            ("signature_invalid", 2, 2)
+        );
+        assert_eq!((f[0].first_seen, f[0].last_seen), (0, BUCKET - 1));
+        let t = timeline(&events);
+        let cells: Vec<_> = t
+            .iter()
+            .map(|r| (r.bucket_start, r.failure_class, r.attempts, r.failures))
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                (0, "signature_invalid", 2, 2),
+                (BUCKET, "assertion_expired", 1, 1),
+                (BUCKET, "ok", 1, 0)
+            ]
+        );
+    }
+}

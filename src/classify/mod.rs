@@ -1,0 +1,496 @@
+//! Classify: one parsed CloudTrail record in, one verdict out — a federation
+//! event ([`FedEvent`]), a configuration change ([`ConfigChange`]), or
+//! [`Classified::Ignored`]. Pure and synchronous: no I/O, no clock, no state,
+//! so `pipeline` runs it on any rayon worker. The failure classes come from the
+//! rule table in [`taxonomy`]; the forgiving field reads from [`json`].
+
+pub mod json;
+pub mod taxonomy;
+
+use std::sync::Arc;
+
+use simd_json::prelude::*;
+use simd_json::BorrowedValue as Value;
+
+use crate::model::{ConfigChange, FedEvent, Outcome, Stage};
+use crate::time::parse_timestamp;
+use json::{int_at, resource_arn, str_at, string_at};
+use taxonomy::{classify_failure, FailureFacts};
+
+/// What a record turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Classified {
+    Event(Box<FedEvent>),
+    Change(Box<ConfigChange>),
+    /// Not a federation event nor a change of interest (most records).
+    Ignored,
+}
+
+/// Why a record could not be used. The object it came from is still read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("record is not a JSON object")]
+    NotObject,
+    #[error("record has no {0} string")]
+    Missing(&'static str),
+    #[error("eventTime {0:?} is not a timestamp")]
+    BadTime(String),
+}
+
+/// Where a record came from: the object's display name, and the account the
+/// key layout names (used when the record itself carries none).
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub object: Arc<str>,
+    pub account: Option<String>,
+}
+
+/// The kinds of record fedtrail keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Federation(Stage),
+    Change(&'static str),
+}
+
+/// Role-policy changes are kept only for roles seen in federation events
+/// (`aggregate` applies that filter once every event is known).
+pub const ROLE_POLICY_EVENTS: &[&str] = &[
+    "PutRolePolicy",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "DeleteRolePolicy",
+];
+
+const IDC_EVENTS: &[&str] = &[
+    "ExternalIdPDirectoryLogin",
+    "CredentialVerification",
+    "UserAuthentication",
+];
+
+const IDENTITY_SOURCE_EVENTS: &[&str] = &[
+    "AssociateDirectory",
+    "DisassociateDirectory",
+    "CreateExternalIdPConfigurationForDirectory",
+    "UpdateExternalIdPConfigurationForDirectory",
+    "DeleteExternalIdPConfigurationForDirectory",
+    "EnableExternalIdPConfigurationForDirectory",
+    "DisableExternalIdPConfigurationForDirectory",
+];
+
+/// Decides from source and name alone (plus, for console sign-ins, whether
+/// the principal is federated) whether fedtrail keeps a record. The traps of
+/// TAXONOMY.md live here: STS's own `GetFederationToken`,
+/// `AssumeRoleWithWebIdentity`, IAM-user console logins and other Connect
+/// APIs all answer `None`.
+fn kind_of(source: &str, name: &str, record: &Value<'_>) -> Option<Kind> {
+    match (source, name) {
+        ("sts.amazonaws.com", "AssumeRoleWithSAML") => Some(Kind::Federation(Stage::Sts)),
+        ("signin.amazonaws.com", "ConsoleLogin") => {
+            is_saml_principal(record).then_some(Kind::Federation(Stage::Signin))
+        }
+        ("connect.amazonaws.com", "GetFederationToken") => Some(Kind::Federation(Stage::Connect)),
+        ("signin.amazonaws.com" | "sso.amazonaws.com", n) if IDC_EVENTS.contains(&n) => {
+            Some(Kind::Federation(Stage::IdentityCenter))
+        }
+        (
+            "iam.amazonaws.com",
+            "CreateSAMLProvider" | "UpdateSAMLProvider" | "DeleteSAMLProvider",
+        ) => Some(Kind::Change("provider")),
+        ("iam.amazonaws.com", "UpdateAssumeRolePolicy" | "UpdateRole") => {
+            Some(Kind::Change("role"))
+        }
+        ("iam.amazonaws.com", n) if ROLE_POLICY_EVENTS.contains(&n) => Some(Kind::Change("role")),
+        (
+            "organizations.amazonaws.com",
+            "CreatePolicy" | "UpdatePolicy" | "AttachPolicy" | "DetachPolicy" | "DeletePolicy",
+        ) => Some(Kind::Change("policy")),
+        ("connect.amazonaws.com", "CreateUser" | "DeleteUser" | "UpdateUserIdentityInfo") => {
+            Some(Kind::Change("user"))
+        }
+        ("sso.amazonaws.com" | "sso-directory.amazonaws.com", n)
+            if IDENTITY_SOURCE_EVENTS.contains(&n) =>
+        {
+            Some(Kind::Change("identity_source"))
+        }
+        _ => None,
+    }
+}
+
+/// A console sign-in is a SAML federation when it names the SAML provider or
+/// the principal is a SAML user; an IAM user's or root's login is not.
+fn is_saml_principal(record: &Value<'_>) -> bool {
+    str_at(record, &["additionalEventData", "SamlProviderArn"]).is_some()
+        || str_at(record, &["userIdentity", "type"]) == Some("SAMLUser")
+}
+
+/// Classifies one record. Only records fedtrail keeps are checked for a
+/// usable `eventTime`; every other record is [`Classified::Ignored`] after two
+/// string reads.
+pub fn classify(record: &Value<'_>, origin: &Origin) -> Result<Classified, RecordError> {
+    if record.as_object().is_none() {
+        return Err(RecordError::NotObject);
+    }
+    let source = str_at(record, &["eventSource"]).ok_or(RecordError::Missing("eventSource"))?;
+    let name = str_at(record, &["eventName"]).ok_or(RecordError::Missing("eventName"))?;
+    let Some(kind) = kind_of(source, name, record) else {
+        return Ok(Classified::Ignored);
+    };
+    let time_text = str_at(record, &["eventTime"]).ok_or(RecordError::Missing("eventTime"))?;
+    let time =
+        parse_timestamp(time_text).ok_or_else(|| RecordError::BadTime(time_text.to_string()))?;
+    let common = Common::read(record, source, name, time, origin);
+    Ok(match kind {
+        Kind::Federation(stage) => {
+            Classified::Event(Box::new(federation_event(record, stage, common)))
+        }
+        Kind::Change(target_type) => {
+            Classified::Change(Box::new(config_change(record, target_type, common)))
+        }
+    })
+}
+
+/// The fields every kept record shares.
+struct Common {
+    time: i64,
+    event_id: Option<String>,
+    account_id: Option<String>,
+    region: Option<String>,
+    source: String,
+    name: String,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    object: Arc<str>,
+}
+
+impl Common {
+    fn read(record: &Value<'_>, source: &str, name: &str, time: i64, origin: &Origin) -> Common {
+        let error_message = string_at(record, &["errorMessage"]);
+        let error_code = string_at(record, &["errorCode"])
+            .or_else(|| error_message.as_deref().and_then(code_from_message_tail));
+        Common {
+            time,
+            event_id: string_at(record, &["eventID"]),
+            account_id: string_at(record, &["recipientAccountId"])
+                .or_else(|| string_at(record, &["userIdentity", "accountId"]))
+                .or_else(|| origin.account.clone()),
+            region: string_at(record, &["awsRegion"]),
+            source: source.to_string(),
+            name: name.to_string(),
+            error_code,
+            error_message,
+            object: origin.object.clone(),
+        }
+    }
+}
+
+/// Recovers `X` from a Java-SDK style tail `(... Error Code: X; Request ID: ...)`.
+fn code_from_message_tail(message: &str) -> Option<String> {
+    let rest = &message[message.find("Error Code: ")? + "Error Code: ".len()..];
+    let code: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+        .collect();
+    (!code.is_empty()).then_some(code)
+}
+
+fn is_failure(record: &Value<'_>, stage: Stage, name: &str, common: &Common) -> bool {
+    if common.error_code.is_some() || common.error_message.is_some() {
+        return true;
+    }
+    match stage {
+        Stage::Signin | Stage::IdentityCenter => {
+            str_at(record, &["responseElements", name]) == Some("Failure")
+                || str_at(record, &["serviceEventDetails", name]) == Some("Failure")
+        }
+        _ => false,
+    }
+}
+
+fn federation_event(record: &Value<'_>, stage: Stage, c: Common) -> FedEvent {
+    let failed = is_failure(record, stage, &c.name, &c);
+    let failure_class = failed.then(|| {
+        classify_failure(FailureFacts {
+            stage,
+            event_name: &c.name,
+            error_code: c.error_code.as_deref(),
+            error_message: c.error_message.as_deref(),
+        })
+    });
+    let message = c.error_message.as_deref();
+    let assumed = str_at(record, &["responseElements", "assumedRoleUser", "arn"])
+        .or_else(|| {
+            str_at(record, &["userIdentity", "arn"]).filter(|a| a.contains(":assumed-role/"))
+        })
+        .and_then(AssumedRole::parse);
+    let role_arn = string_at(record, &["requestParameters", "roleArn"])
+        .or_else(|| resource_arn(record, "AWS::IAM::Role").map(str::to_owned))
+        .or_else(|| message.and_then(|m| arn_in_text(m, ":role/")))
+        .or_else(|| {
+            str_at(
+                record,
+                &["userIdentity", "sessionContext", "sessionIssuer", "arn"],
+            )
+            .filter(|a| a.contains(":role/"))
+            .map(str::to_owned)
+        })
+        .or_else(|| assumed.as_ref().map(AssumedRole::role_arn));
+    let provider_arn = string_at(record, &["requestParameters", "principalArn"])
+        .or_else(|| resource_arn(record, "AWS::IAM::SAMLProvider").map(str::to_owned))
+        .or_else(|| string_at(record, &["additionalEventData", "SamlProviderArn"]))
+        .or_else(|| message.and_then(|m| arn_in_text(m, ":saml-provider/")));
+    let session_name = string_at(record, &["requestParameters", "roleSessionName"])
+        .or_else(|| assumed.as_ref().map(|a| a.session.clone()));
+    let user_name = string_at(record, &["userIdentity", "userName"])
+        .or_else(|| string_at(record, &["additionalEventData", "UserName"]))
+        .or_else(|| string_at(record, &["responseElements", "subject"]));
+    let connect_instance_id = str_at(record, &["requestParameters", "InstanceId"])
+        .or_else(|| str_at(record, &["requestParameters", "instanceId"]))
+        .map(connect_instance_id);
+    FedEvent {
+        event_time: c.time,
+        event_id: c.event_id,
+        account_id: c.account_id,
+        region: c.region,
+        stage,
+        event_source: c.source,
+        event_name: c.name,
+        outcome: if failed {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        },
+        failure_class,
+        role_name: role_arn.as_deref().map(last_segment),
+        role_arn,
+        provider_name: provider_arn.as_deref().map(last_segment),
+        provider_arn,
+        session_name,
+        user_name,
+        issuer: string_at(record, &["responseElements", "issuer"]),
+        audience: string_at(record, &["responseElements", "audience"]),
+        duration_seconds: int_at(record, &["requestParameters", "durationSeconds"]),
+        connect_instance_id,
+        endpoint_type: string_at(
+            record,
+            &["additionalEventData", "RequestDetails", "endpointType"],
+        ),
+        source_ip: string_at(record, &["sourceIPAddress"]),
+        user_agent: string_at(record, &["userAgent"]),
+        error_code: c.error_code,
+        error_message: c.error_message,
+        source_object: c.object,
+    }
+}
+
+fn config_change(record: &Value<'_>, target_type: &'static str, c: Common) -> ConfigChange {
+    let failed = c.error_code.is_some() || c.error_message.is_some();
+    let failure_class = failed.then(|| {
+        classify_failure(FailureFacts {
+            stage: Stage::Config,
+            event_name: &c.name,
+            error_code: c.error_code.as_deref(),
+            error_message: c.error_message.as_deref(),
+        })
+    });
+    let (target, detail) = change_target(record, &c);
+    let actor = string_at(record, &["userIdentity", "arn"])
+        .or_else(|| string_at(record, &["userIdentity", "invokedBy"]))
+        .or_else(|| string_at(record, &["userIdentity", "principalId"]))
+        .or_else(|| string_at(record, &["userIdentity", "type"]));
+    ConfigChange {
+        event_time: c.time,
+        event_id: c.event_id,
+        account_id: c.account_id,
+        region: c.region,
+        event_source: c.source,
+        event_name: c.name,
+        target,
+        target_type,
+        detail,
+        actor,
+        outcome: if failed {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        },
+        failure_class,
+        error_code: c.error_code,
+        error_message: c.error_message,
+        source_object: c.object,
+    }
+}
+
+/// What a change touched (`target`, the key incidents link on) and a short
+/// human detail.
+fn change_target(record: &Value<'_>, c: &Common) -> (Option<String>, Option<String>) {
+    let req = |k: &str| string_at(record, &["requestParameters", k]);
+    match c.name.as_str() {
+        "CreateSAMLProvider" | "UpdateSAMLProvider" | "DeleteSAMLProvider" => {
+            let named = req("name");
+            let arn = req("sAMLProviderArn")
+                .or_else(|| string_at(record, &["responseElements", "sAMLProviderArn"]))
+                .or_else(|| {
+                    let (account, name) = (c.account_id.as_deref()?, named.as_deref()?);
+                    Some(format!("arn:aws:iam::{account}:saml-provider/{name}"))
+                });
+            (arn, named)
+        }
+        "CreatePolicy" | "UpdatePolicy" | "DeletePolicy" | "AttachPolicy" | "DetachPolicy" => {
+            let summary = ["responseElements", "policy", "policySummary"];
+            let id = req("policyId")
+                .or_else(|| string_at(record, &[summary[0], summary[1], summary[2], "id"]));
+            let detail = match req("targetId") {
+                Some(t) if c.name == "AttachPolicy" => Some(format!("attached to {t}")),
+                Some(t) if c.name == "DetachPolicy" => Some(format!("detached from {t}")),
+                _ => req("name")
+                    .or_else(|| string_at(record, &[summary[0], summary[1], summary[2], "name"])),
+            };
+            (id.or_else(|| req("name")), detail)
+        }
+        "CreateUser" | "DeleteUser" | "UpdateUserIdentityInfo" => {
+            let user = req("Username").or_else(|| req("UserId"));
+            let instance =
+                str_at(record, &["requestParameters", "InstanceId"]).map(connect_instance_id);
+            (user, instance.map(|i| format!("Connect instance {i}")))
+        }
+        _ if ROLE_POLICY_EVENTS.contains(&c.name.as_str())
+            || matches!(c.name.as_str(), "UpdateAssumeRolePolicy" | "UpdateRole") =>
+        {
+            let detail = req("policyArn").or_else(|| req("policyName")).or_else(|| {
+                int_at(record, &["requestParameters", "maxSessionDuration"])
+                    .map(|d| format!("maxSessionDuration {d}"))
+            });
+            (req("roleName"), detail)
+        }
+        _ => {
+            let dir = req("directoryId").or_else(|| req("instanceArn"));
+            (dir, None)
+        }
+    }
+}
+
+/// The parts of an STS assumed-role ARN
+/// (`arn:aws:sts::123456789012:assumed-role/RoleName/session`).
+struct AssumedRole {
+    partition: String,
+    account: String,
+    role: String,
+    session: String,
+}
+
+impl AssumedRole {
+    fn parse(arn: &str) -> Option<AssumedRole> {
+        let mut parts = arn.splitn(6, ':');
+        let (_, partition, _, _, account, resource) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        let rest = resource.strip_prefix("assumed-role/")?;
+        let (role, session) = rest.split_once('/')?;
+        Some(AssumedRole {
+            partition: partition.to_string(),
+            account: account.to_string(),
+            role: role.to_string(),
+            session: session.to_string(),
+        })
+    }
+
+    /// The IAM role ARN (without its path, which assumed-role ARNs drop).
+    fn role_arn(&self) -> String {
+        format!(
+            "arn:{}:iam::{}:role/{}",
+            self.partition, self.account, self.role
+        )
+    }
+}
+
+/// The first ARN in free text whose resource contains `marker`
+/// (`... on resource: arn:aws:iam::1:role/X`).
+fn arn_in_text(text: &str, marker: &str) -> Option<String> {
+    let mut rest = text;
+    while let Some(at) = rest.find("arn:aws") {
+        let candidate: &str = rest[at..]
+            .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ')' | '(' | '"' | '\''))
+            .next()
+            .unwrap_or_default();
+        let candidate = candidate.trim_end_matches('.');
+        if candidate.contains(marker) {
+            return Some(candidate.to_string());
+        }
+        rest = &rest[at + "arn:aws".len()..];
+    }
+    None
+}
+
+/// The last `/`-separated segment of an ARN (role or provider name).
+fn last_segment(arn: &str) -> String {
+    arn.rsplit('/').next().unwrap_or(arn).to_string()
+}
+
+/// A Connect instance id from either a bare id or a (possibly URL-encoded)
+/// instance ARN.
+fn connect_instance_id(raw: &str) -> String {
+    let decoded = percent_decode(raw);
+    match decoded.split_once("instance/") {
+        Some((_, rest)) => rest.split('/').next().unwrap_or(rest).to_string(),
+        None => decoded,
+    }
+}
+
+/// Decodes `%XX` escapes; malformed escapes are kept as written.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(
+            connect_instance_id("arn%3Aaws%3Aconnect%3Aus-east-1%3A768637739934%3Ainstance%2Fbd16d991-11c8-4d1e-9900-edd5ed4a9b21"),
+            "bd16d991-11c8-4d1e-9900-edd5ed4a9b21"
+        );
+        assert_eq!(connect_instance_id("bd16d991-11c8"), "bd16d991-11c8");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(
+            arn_in_text(
+                "Not authorized to perform sts:AssumeRoleWithSAML on resource: arn:aws:iam::1:role/X. (Service: STS)",
+                ":role/"
+            )
+            .as_deref(),
+            Some("arn:aws:iam::1:role/X")
+        );
+        assert_eq!(arn_in_text("no arn here", ":role/"), None);
+        assert_eq!(
+            code_from_message_tail("Bad (Service: AWSSecurityTokenService; Status Code: 400; Error Code: InvalidIdentityToken; Request ID: 1)").as_deref(),
+            Some("InvalidIdentityToken")
+        );
+        let a =
+            AssumedRole::parse("arn:aws:sts::604384964611:assumed-role/NAM-EC2User/bob").unwrap();
+        assert_eq!(a.role_arn(), "arn:aws:iam::604384964611:role/NAM-EC2User");
+        assert_eq!(a.session, "bob");
+        assert!(AssumedRole::parse("arn:aws:iam::1:user/x").is_none());
+    }
+}

@@ -1,0 +1,130 @@
+//! The command line as typed: clap structs holding raw flag values. Nothing
+//! here is validated beyond what clap does; `config` turns these into the
+//! resolved configuration the pipeline runs on.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fedtrail",
+    version,
+    about = "Find out why SAML sign-in to AWS, IAM Identity Center or Amazon Connect failed, from CloudTrail logs",
+    long_about = "fedtrail reads CloudTrail log objects in bulk, finds every SAML federation attempt \
+(AssumeRoleWithSAML, federated console sign-in, IAM Identity Center sign-in, Amazon Connect \
+GetFederationToken), classifies each failure by cause, role, SAML provider and region, collects the \
+IAM, Organizations, Connect and Identity Center changes that can explain an outage, and writes \
+Parquet reports plus a human summary.\n\n\
+Exit codes: 0 every input read cleanly; 1 finished, but some objects were unreadable or some \
+records rejected (all listed in objects.parquet and summary.md); 2 could not run.",
+    after_help = "Start with `fedtrail scan` (reads the bundled sample-logs/) and open reports/summary.md."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read CloudTrail logs and report every SAML federation failure.
+    Scan(ScanArgs),
+    /// Write a synthetic CloudTrail corpus with known outages (demos, tests, benchmarks).
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  fedtrail scan
+  fedtrail scan ./AWSLogs --since 48h --account 123456789012 --region us-east-1 --out /tmp/r
+  fedtrail scan ./AWSLogs --start 2026-05-26T06:00Z --end 2026-05-26T12:00Z")]
+pub struct ScanArgs {
+    /// Folders (walked recursively) or files of CloudTrail logs, .json.gz or .json.
+    /// Digest and Insights objects are skipped. [default: sample-logs]
+    #[arg(value_name = "SOURCE")]
+    pub sources: Vec<String>,
+
+    /// Only events from this long ago until now: 90m, 24h, 7d, 2w.
+    #[arg(long, value_name = "SPAN", conflicts_with_all = ["start", "end"])]
+    pub since: Option<String>,
+
+    /// Only events at or after this time (RFC 3339, e.g. 2026-05-26T06:00Z; a bare date means midnight UTC).
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+
+    /// Only events before this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<String>,
+
+    /// Only this 12-digit account (repeat for more). Config changes are kept from every account.
+    #[arg(long = "account", value_name = "ID")]
+    pub accounts: Vec<String>,
+
+    /// Only this region, e.g. us-east-1 (repeat for more).
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+
+    /// Only objects of this organisation trail id, e.g. o-a1b2c3d4e5 (repeat for more).
+    #[arg(long = "org-id", value_name = "ORG")]
+    pub org_ids: Vec<String>,
+
+    /// How long after --end a log file may still carry events of the window.
+    #[arg(long, value_name = "SPAN", default_value = "1h")]
+    pub late_slack: String,
+
+    /// Where to write the reports; an existing report there is replaced whole.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+
+    /// Worker threads for decompression and parsing. [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Largest decompressed object to read (objects above it are reported unreadable): 512MiB, 2GiB, 100MB.
+    #[arg(long, value_name = "SIZE", default_value = "512MiB")]
+    pub max_object_size: String,
+
+    /// Print nothing on stdout and show no progress; problems still go to stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  fedtrail generate --out /tmp/corpus --events 1000000 --seed 7
+  fedtrail generate --out /tmp/cert --scenario cert-rotation --events 20000
+  fedtrail generate --out sample-logs --events 12000 --bad-objects   # the bundled sample-logs/")]
+pub struct GenerateArgs {
+    /// Folder to write the corpus into (created; must be empty or absent).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// How many CloudTrail records to write in all.
+    #[arg(long, value_name = "N", default_value_t = 12_000)]
+    pub events: u64,
+
+    /// Seed for the generator: the same seed and flags give the same bytes.
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    pub seed: u64,
+
+    /// Outage scenarios to include (repeat; default: all):
+    /// cert-rotation, connect-lowercase, scp-new-region, or none.
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub scenarios: Vec<String>,
+
+    /// Records per log object (CloudTrail writes a few to a few thousand).
+    #[arg(long, value_name = "N", default_value_t = 35)]
+    pub records_per_object: u64,
+
+    /// First day of the corpus (UTC); it spans --days days.
+    #[arg(long, value_name = "DATE", default_value = "2026-05-25")]
+    pub start: String,
+
+    /// How many days the corpus spans.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub days: u32,
+
+    /// Also write broken, digest and Insights objects, to show how bad input is reported.
+    #[arg(long)]
+    pub bad_objects: bool,
+}

@@ -1,0 +1,356 @@
+//! Pipeline: wires the stages together for `scan` — source lists, workers on
+//! a rayon pool read, decode and classify one object each, `aggregate` merges
+//! their outputs once, and `sinks` write the dataset. No stage logic lives
+//! here beyond the per-object loop that feeds records to `classify` and
+//! counts what became of each.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{SecondsFormat, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::aggregate::{self, ObjectOutput, RecordCounts};
+use crate::classify::{classify, Classified, Origin};
+use crate::decode::{self, DecodeError, Scratch};
+use crate::filter::Filter;
+use crate::model::{ObjectReport, ObjectStatus};
+use crate::sinks::{
+    self, Durations, ReasonCount, Report, RunInfo, Selection, SinkError, Throughput,
+};
+use crate::source::{self, ObjectRef, SourceError};
+use crate::time::{format_micros, MICROS_PER_MINUTE};
+
+/// A validated `scan` configuration (see `config` for how flags become one).
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub inputs: Vec<String>,
+    pub filter: Filter,
+    pub out: PathBuf,
+    pub threads: usize,
+    /// Largest decompressed object read, in bytes.
+    pub max_object_bytes: u64,
+    /// Show a progress bar (only honoured when stderr is a terminal).
+    pub progress: bool,
+    /// Print per-object problems to stderr as they happen.
+    pub report_problems: bool,
+}
+
+/// Why a scan could not run to the end (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("cannot start {threads} worker threads: {source}")]
+    Threads {
+        threads: usize,
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
+}
+
+/// What a finished scan hands back to the CLI.
+pub struct ScanOutcome {
+    /// 0 when every input was read cleanly, 1 when some were not.
+    pub exit_code: i32,
+    /// The text summary for stdout.
+    pub summary: String,
+    pub run: RunInfo,
+}
+
+/// Runs a whole scan: list, read, classify, merge, write.
+pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let mut objects = Vec::new();
+    for input in &cfg.inputs {
+        objects.extend(source::list(input, &cfg.filter)?);
+    }
+    let list_s = clock.elapsed().as_secs_f64();
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.threads)
+        .build()
+        .map_err(|source| ScanError::Threads {
+            threads: cfg.threads,
+            source,
+        })?;
+    let bar = progress_bar(cfg, objects.len() as u64);
+    let outputs: Vec<ObjectOutput> = pool.install(|| {
+        objects
+            .par_iter()
+            .map_init(Scratch::default, |scratch, obj| {
+                let out = read_object_guarded(obj, cfg, scratch);
+                if cfg.report_problems {
+                    if let Some(line) = problem_line(obj, &out.report) {
+                        bar.suspend(|| eprintln!("fedtrail: {line}"));
+                    }
+                }
+                bar.inc(1);
+                out
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    let process_s = clock.elapsed().as_secs_f64() - list_s;
+
+    let merged = aggregate::merge(outputs);
+    let failures = aggregate::failures(&merged.events);
+    let timeline = aggregate::timeline(&merged.events);
+    let counts = merged.counts.clone();
+    let exit_code = i32::from(counts.objects_unreadable > 0 || counts.records.rejected > 0);
+    let elapsed = clock.elapsed().as_secs_f64();
+    let rate = |n: f64| if process_s > 0.0 { n / process_s } else { 0.0 };
+    let mut run = RunInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        started_at: started_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        finished_at: String::new(),
+        inputs: cfg.inputs.clone(),
+        selection: Selection {
+            start: cfg.filter.start.map(format_micros),
+            end: cfg.filter.end.map(format_micros),
+            accounts: cfg.filter.accounts.clone(),
+            regions: cfg.filter.regions.clone(),
+            org_ids: cfg.filter.org_ids.clone(),
+            late_slack_minutes: cfg.filter.late_slack / MICROS_PER_MINUTE,
+        },
+        threads: cfg.threads,
+        unreadable_by_reason: by_reason(&merged.objects, ObjectStatus::Unreadable),
+        skipped_by_reason: by_reason(&merged.objects, ObjectStatus::Skipped),
+        throughput: Throughput {
+            objects_per_s: rate(counts.objects_read as f64),
+            records_per_s: rate(counts.records.records as f64),
+            inflated_mb_per_s: rate(counts.bytes_inflated as f64 / 1e6),
+            stored_mb_per_s: rate(counts.bytes_stored as f64 / 1e6),
+        },
+        counts,
+        durations: Durations {
+            list_s,
+            process_s,
+            write_s: 0.0,
+            total_s: elapsed,
+        },
+        exit_code,
+    };
+    let write_started = clock.elapsed().as_secs_f64();
+    run.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    // The write time cannot be known before writing: run.json records the
+    // durations up to the write, and the CLI reports the total.
+    let report = Report {
+        merged: &merged,
+        failures: &failures,
+        timeline: &timeline,
+        run: &run,
+    };
+    sinks::write_dataset(&cfg.out, &report)?;
+    let summary = sinks::summary::terminal(&report, &cfg.out.display().to_string());
+    run.durations.write_s = clock.elapsed().as_secs_f64() - write_started;
+    run.durations.total_s = clock.elapsed().as_secs_f64();
+    Ok(ScanOutcome {
+        exit_code,
+        summary,
+        run,
+    })
+}
+
+fn progress_bar(cfg: &ScanConfig, len: u64) -> ProgressBar {
+    if !cfg.progress || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:40}] {pos}/{len} objects ({per_sec}, eta {eta})",
+    )
+    .expect("template is valid")
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}
+
+/// One stderr line for an object that was not read cleanly.
+fn problem_line(obj: &ObjectRef, report: &ObjectReport) -> Option<String> {
+    match report.status {
+        ObjectStatus::Unreadable => Some(format!(
+            "{}: {}",
+            obj.display(),
+            report.reason.as_deref().unwrap_or("unreadable")
+        )),
+        ObjectStatus::Ok if report.rejected_records > 0 => Some(format!(
+            "{}: {} record(s) rejected; {}",
+            obj.display(),
+            report.rejected_records,
+            report.reason.as_deref().unwrap_or("")
+        )),
+        _ => None,
+    }
+}
+
+/// Groups objects of one status by the kind of reason (the text before any
+/// detail in parentheses or after a colon).
+fn by_reason(objects: &[ObjectReport], status: ObjectStatus) -> Vec<ReasonCount> {
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for o in objects.iter().filter(|o| o.status == status) {
+        let reason = o.reason.as_deref().unwrap_or("no reason recorded");
+        let kind = reason.split(['(', ':']).next().unwrap_or(reason).trim();
+        *counts.entry(kind).or_default() += 1;
+    }
+    let mut v: Vec<ReasonCount> = counts
+        .into_iter()
+        .map(|(reason, objects)| ReasonCount {
+            reason: reason.to_string(),
+            objects,
+        })
+        .collect();
+    v.sort_by_key(|r| std::cmp::Reverse(r.objects));
+    v
+}
+
+/// [`read_object`], with a panic turned into an unreadable object rather
+/// than the end of the run.
+fn read_object_guarded(obj: &ObjectRef, cfg: &ScanConfig, scratch: &mut Scratch) -> ObjectOutput {
+    match catch_unwind(AssertUnwindSafe(|| read_object(obj, cfg, scratch))) {
+        Ok(out) => out,
+        Err(panic) => {
+            *scratch = Scratch::default();
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            finished(
+                obj,
+                ObjectStatus::Unreadable,
+                Some(format!(
+                    "internal error while reading (please report this): {what}"
+                )),
+            )
+        }
+    }
+}
+
+/// An output with no records: a skipped or unreadable object.
+fn finished(obj: &ObjectRef, status: ObjectStatus, reason: Option<String>) -> ObjectOutput {
+    ObjectOutput {
+        report: ObjectReport {
+            source: obj.source.clone(),
+            key: obj.key.clone(),
+            bytes: obj.size,
+            records: 0,
+            federation_records: 0,
+            change_records: 0,
+            rejected_records: 0,
+            status,
+            reason,
+        },
+        events: Vec::new(),
+        changes: Vec::new(),
+        counts: RecordCounts::default(),
+        inflated_bytes: 0,
+    }
+}
+
+/// Reads one object: bytes, decode, classify each record, filter.
+fn read_object(obj: &ObjectRef, cfg: &ScanConfig, scratch: &mut Scratch) -> ObjectOutput {
+    if let Some(reason) = &obj.skip {
+        return finished(obj, ObjectStatus::Skipped, Some(reason.clone()));
+    }
+    // Gzip only grows when inflated: a stored object over the cap cannot
+    // fit under it, so it is not even read into memory.
+    if obj.size > cfg.max_object_bytes {
+        let reason = format!(
+            "stored size {} bytes exceeds --max-object-size {}",
+            obj.size, cfg.max_object_bytes
+        );
+        return finished(obj, ObjectStatus::Unreadable, Some(reason));
+    }
+    let raw = match std::fs::read(&obj.path) {
+        Ok(raw) => raw,
+        Err(e) => {
+            return finished(
+                obj,
+                ObjectStatus::Unreadable,
+                Some(format!("cannot read: {e}")),
+            )
+        }
+    };
+    if let Err(e) = decode::inflate(&raw, cfg.max_object_bytes, &mut scratch.inflated) {
+        return finished(obj, ObjectStatus::Unreadable, Some(e.to_string()));
+    }
+    drop(raw);
+    let inflated_bytes = scratch.inflated.len() as u64;
+    let document = match decode::parse(&mut scratch.inflated, &mut scratch.parser) {
+        Ok(doc) => doc,
+        Err(e) => return finished(obj, ObjectStatus::Unreadable, Some(e.to_string())),
+    };
+    let records = match decode::records(&document) {
+        Ok(records) => records,
+        Err(e @ DecodeError::Digest) => {
+            return finished(obj, ObjectStatus::Skipped, Some(e.to_string()))
+        }
+        Err(e) => return finished(obj, ObjectStatus::Unreadable, Some(e.to_string())),
+    };
+    let origin = Origin {
+        object: Arc::from(obj.display()),
+        account: obj.info.as_ref().map(|i| i.account.clone()),
+    };
+    let filter = &cfg.filter;
+    let mut counts = RecordCounts::default();
+    let mut events = Vec::new();
+    let mut changes = Vec::new();
+    let mut first_rejection = None;
+    for (index, record) in records.iter().enumerate() {
+        counts.records += 1;
+        match classify(record, &origin) {
+            Err(e) => {
+                counts.rejected += 1;
+                first_rejection.get_or_insert_with(|| format!("first: record {index}: {e}"));
+            }
+            Ok(Classified::Ignored) => counts.not_federation += 1,
+            Ok(Classified::Event(e)) => {
+                if filter.admits(e.event_time, e.account_id.as_deref(), e.region.as_deref()) {
+                    counts.federation_events += 1;
+                    events.push(*e);
+                } else {
+                    counts.outside_selection += 1;
+                }
+            }
+            // Changes in a read object are kept for the whole window whatever
+            // their account or region: an SCP is edited in the management
+            // account, and IAM changes are logged in us-east-1, yet either can
+            // break sign-in anywhere. (Objects of unselected accounts or
+            // regions are not read at all.)
+            Ok(Classified::Change(c)) => {
+                if filter.in_window(c.event_time) {
+                    counts.config_changes += 1;
+                    changes.push(*c);
+                } else {
+                    counts.outside_selection += 1;
+                }
+            }
+        }
+    }
+    ObjectOutput {
+        report: ObjectReport {
+            source: obj.source.clone(),
+            key: obj.key.clone(),
+            bytes: obj.size,
+            records: counts.records,
+            federation_records: counts.federation_events,
+            change_records: counts.config_changes,
+            rejected_records: counts.rejected,
+            status: ObjectStatus::Ok,
+            reason: first_rejection,
+        },
+        events,
+        changes,
+        counts,
+        inflated_bytes,
+    }
+}

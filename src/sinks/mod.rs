@@ -1,0 +1,196 @@
+//! Sinks: the run's results written out — the Parquet tables, `run.json`
+//! and `summary.md` — atomically. Everything is written into a temporary
+//! folder beside `--out` and renamed into place only when complete, so a run
+//! that dies leaves the previous report whole.
+
+pub mod parquet;
+pub mod summary;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::aggregate::{FailureRow, Merged, RunCounts, TimelineRow};
+use crate::time::date_of;
+
+/// Why the dataset could not be written (the run ends with exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot write Parquet: {source}")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: polars::prelude::PolarsError,
+    },
+    #[error("{0}: refusing to replace a folder that is not a fedtrail report (it has no run.json); choose another --out")]
+    NotAReport(PathBuf),
+}
+
+impl SinkError {
+    pub fn io(path: &Path, source: std::io::Error) -> SinkError {
+        SinkError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// The run as described in `run.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub version: &'static str,
+    pub started_at: String,
+    pub finished_at: String,
+    pub inputs: Vec<String>,
+    pub selection: Selection,
+    pub threads: usize,
+    pub counts: RunCounts,
+    pub unreadable_by_reason: Vec<ReasonCount>,
+    pub skipped_by_reason: Vec<ReasonCount>,
+    pub durations: Durations,
+    pub throughput: Throughput,
+    pub exit_code: i32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Selection {
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub org_ids: Vec<String>,
+    pub late_slack_minutes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReasonCount {
+    pub reason: String,
+    pub objects: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Durations {
+    pub list_s: f64,
+    pub process_s: f64,
+    pub write_s: f64,
+    pub total_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Throughput {
+    pub objects_per_s: f64,
+    pub records_per_s: f64,
+    pub inflated_mb_per_s: f64,
+    pub stored_mb_per_s: f64,
+}
+
+/// Everything the sinks write.
+pub struct Report<'a> {
+    pub merged: &'a Merged,
+    pub failures: &'a [FailureRow],
+    pub timeline: &'a [TimelineRow],
+    pub run: &'a RunInfo,
+}
+
+/// The files of a dataset, relative to `--out`.
+pub const TABLES: &[&str] = &[
+    "events",
+    "failures.parquet",
+    "timeline.parquet",
+    "changes.parquet",
+    "objects.parquet",
+    "run.json",
+    "summary.md",
+];
+
+/// Writes the whole dataset to `out`, replacing any previous report there.
+pub fn write_dataset(out: &Path, report: &Report<'_>) -> Result<(), SinkError> {
+    if out.exists() && !is_replaceable(out)? {
+        return Err(SinkError::NotAReport(out.to_path_buf()));
+    }
+    let name = out
+        .file_name()
+        .map_or_else(|| "reports".into(), |n| n.to_string_lossy().into_owned());
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| SinkError::io(&parent, e))?;
+    let pid = std::process::id();
+    let staging = parent.join(format!(".{name}.tmp-{pid}"));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| SinkError::io(&staging, e))?;
+    }
+    std::fs::create_dir(&staging).map_err(|e| SinkError::io(&staging, e))?;
+    let written = write_files(&staging, report);
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    if out.exists() {
+        let old = parent.join(format!(".{name}.old-{pid}"));
+        std::fs::rename(out, &old).map_err(|e| SinkError::io(out, e))?;
+        std::fs::rename(&staging, out).map_err(|e| SinkError::io(out, e))?;
+        std::fs::remove_dir_all(&old).map_err(|e| SinkError::io(&old, e))?;
+    } else {
+        std::fs::rename(&staging, out).map_err(|e| SinkError::io(out, e))?;
+    }
+    Ok(())
+}
+
+/// An existing `--out` may be replaced when it is a previous report or empty.
+fn is_replaceable(out: &Path) -> Result<bool, SinkError> {
+    if !out.is_dir() {
+        return Ok(false);
+    }
+    if out.join("run.json").is_file() {
+        return Ok(true);
+    }
+    let mut entries = std::fs::read_dir(out).map_err(|e| SinkError::io(out, e))?;
+    Ok(entries.next().is_none())
+}
+
+fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
+    let events_dir = dir.join("events");
+    std::fs::create_dir(&events_dir).map_err(|e| SinkError::io(&events_dir, e))?;
+    // Events are sorted by time, so each date is one contiguous run.
+    for day in report
+        .merged
+        .events
+        .chunk_by(|a, b| date_of(a.event_time) == date_of(b.event_time))
+    {
+        let part = events_dir.join(format!("date={}", date_of(day[0].event_time)));
+        std::fs::create_dir(&part).map_err(|e| SinkError::io(&part, e))?;
+        parquet::write(&part.join("part-0.parquet"), parquet::events_frame(day))?;
+    }
+    parquet::write(
+        &dir.join("failures.parquet"),
+        parquet::failures_frame(report.failures),
+    )?;
+    parquet::write(
+        &dir.join("timeline.parquet"),
+        parquet::timeline_frame(report.timeline),
+    )?;
+    parquet::write(
+        &dir.join("changes.parquet"),
+        parquet::changes_frame(&report.merged.changes),
+    )?;
+    parquet::write(
+        &dir.join("objects.parquet"),
+        parquet::objects_frame(&report.merged.objects),
+    )?;
+    let run = serde_json::to_string_pretty(report.run).expect("RunInfo serialises");
+    write_text(&dir.join("run.json"), &(run + "\n"))?;
+    write_text(&dir.join("summary.md"), &summary::markdown(report))?;
+    Ok(())
+}
+
+fn write_text(path: &Path, text: &str) -> Result<(), SinkError> {
+    std::fs::write(path, text).map_err(|e| SinkError::io(path, e))
+}

@@ -1,0 +1,179 @@
+//! The Parquet tables of the dataset (DESIGN.md, "Output dataset"): row
+//! structs in, polars frames out, written ZSTD-compressed. Timestamps are
+//! `Datetime(us, UTC)`; counts are signed 64-bit so every SQL engine reads
+//! them. Column names and order here are the users' contract.
+
+use std::fs::File;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::SinkError;
+use crate::aggregate::{FailureRow, TimelineRow};
+use crate::model::{ConfigChange, FedEvent, Micros, ObjectReport};
+
+fn text<'a>(name: &str, values: impl Iterator<Item = Option<&'a str>>) -> Column {
+    StringChunked::from_iter_options(name.into(), values).into_column()
+}
+
+fn int(name: &str, values: impl Iterator<Item = Option<i64>>) -> Column {
+    Int64Chunked::from_iter_options(name.into(), values).into_column()
+}
+
+fn count(name: &str, values: impl Iterator<Item = u64>) -> Column {
+    int(
+        name,
+        values.map(|v| Some(i64::try_from(v).unwrap_or(i64::MAX))),
+    )
+}
+
+fn timestamp(name: &str, values: impl Iterator<Item = Option<Micros>>) -> Column {
+    Int64Chunked::from_iter_options(name.into(), values)
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_column()
+}
+
+fn frame(height: usize, columns: Vec<Column>) -> DataFrame {
+    DataFrame::new(height, columns).expect("columns are built with one height and unique names")
+}
+
+/// The `events/` table for a slice of events.
+pub fn events_frame(events: &[FedEvent]) -> DataFrame {
+    let s = |f: fn(&FedEvent) -> Option<&str>| events.iter().map(f);
+    frame(
+        events.len(),
+        vec![
+            timestamp("event_time", events.iter().map(|e| Some(e.event_time))),
+            text("event_id", s(|e| e.event_id.as_deref())),
+            text("account_id", s(|e| e.account_id.as_deref())),
+            text("region", s(|e| e.region.as_deref())),
+            text("stage", s(|e| Some(e.stage.as_str()))),
+            text("event_source", s(|e| Some(&e.event_source))),
+            text("event_name", s(|e| Some(&e.event_name))),
+            text("outcome", s(|e| Some(e.outcome.as_str()))),
+            text("failure_class", s(|e| e.failure_class)),
+            text("error_code", s(|e| e.error_code.as_deref())),
+            text("error_message", s(|e| e.error_message.as_deref())),
+            text("role_arn", s(|e| e.role_arn.as_deref())),
+            text("role_name", s(|e| e.role_name.as_deref())),
+            text("provider_arn", s(|e| e.provider_arn.as_deref())),
+            text("provider_name", s(|e| e.provider_name.as_deref())),
+            text("session_name", s(|e| e.session_name.as_deref())),
+            text("user_name", s(|e| e.user_name.as_deref())),
+            text("issuer", s(|e| e.issuer.as_deref())),
+            text("audience", s(|e| e.audience.as_deref())),
+            int(
+                "duration_seconds",
+                events.iter().map(|e| e.duration_seconds),
+            ),
+            text(
+                "connect_instance_id",
+                s(|e| e.connect_instance_id.as_deref()),
+            ),
+            text("endpoint_type", s(|e| e.endpoint_type.as_deref())),
+            text("source_ip", s(|e| e.source_ip.as_deref())),
+            text("user_agent", s(|e| e.user_agent.as_deref())),
+            text("source_object", s(|e| Some(&e.source_object))),
+        ],
+    )
+}
+
+pub fn failures_frame(rows: &[FailureRow]) -> DataFrame {
+    let s = |f: fn(&FailureRow) -> Option<&str>| rows.iter().map(f);
+    frame(
+        rows.len(),
+        vec![
+            text("account_id", s(|r| r.account_id.as_deref())),
+            text("region", s(|r| r.region.as_deref())),
+            text("stage", s(|r| Some(r.stage.as_str()))),
+            text("failure_class", s(|r| Some(r.failure_class))),
+            text("error_code", s(|r| r.error_code.as_deref())),
+            text("role_arn", s(|r| r.role_arn.as_deref())),
+            text("provider_arn", s(|r| r.provider_arn.as_deref())),
+            count("failures", rows.iter().map(|r| r.failures)),
+            count(
+                "distinct_sessions",
+                rows.iter().map(|r| r.distinct_sessions),
+            ),
+            count(
+                "distinct_source_ips",
+                rows.iter().map(|r| r.distinct_source_ips),
+            ),
+            timestamp("first_seen", rows.iter().map(|r| Some(r.first_seen))),
+            timestamp("last_seen", rows.iter().map(|r| Some(r.last_seen))),
+            text("sample_message", s(|r| r.sample_message.as_deref())),
+        ],
+    )
+}
+
+pub fn timeline_frame(rows: &[TimelineRow]) -> DataFrame {
+    frame(
+        rows.len(),
+        vec![
+            timestamp("bucket_start", rows.iter().map(|r| Some(r.bucket_start))),
+            text("stage", rows.iter().map(|r| Some(r.stage.as_str()))),
+            text("failure_class", rows.iter().map(|r| Some(r.failure_class))),
+            count("attempts", rows.iter().map(|r| r.attempts)),
+            count("failures", rows.iter().map(|r| r.failures)),
+        ],
+    )
+}
+
+pub fn changes_frame(rows: &[ConfigChange]) -> DataFrame {
+    let s = |f: fn(&ConfigChange) -> Option<&str>| rows.iter().map(f);
+    frame(
+        rows.len(),
+        vec![
+            timestamp("event_time", rows.iter().map(|c| Some(c.event_time))),
+            text("event_id", s(|c| c.event_id.as_deref())),
+            text("account_id", s(|c| c.account_id.as_deref())),
+            text("region", s(|c| c.region.as_deref())),
+            text("event_source", s(|c| Some(&c.event_source))),
+            text("event_name", s(|c| Some(&c.event_name))),
+            text("target", s(|c| c.target.as_deref())),
+            text("target_type", s(|c| Some(c.target_type))),
+            text("detail", s(|c| c.detail.as_deref())),
+            text("actor", s(|c| c.actor.as_deref())),
+            text("outcome", s(|c| Some(c.outcome.as_str()))),
+            text("failure_class", s(|c| c.failure_class)),
+            text("error_code", s(|c| c.error_code.as_deref())),
+            text("error_message", s(|c| c.error_message.as_deref())),
+            text("source_object", s(|c| Some(&c.source_object))),
+        ],
+    )
+}
+
+pub fn objects_frame(rows: &[ObjectReport]) -> DataFrame {
+    let s = |f: fn(&ObjectReport) -> Option<&str>| rows.iter().map(f);
+    frame(
+        rows.len(),
+        vec![
+            text("source", s(|o| Some(&o.source))),
+            text("key", s(|o| Some(&o.key))),
+            count("bytes", rows.iter().map(|o| o.bytes)),
+            count("records", rows.iter().map(|o| o.records)),
+            count(
+                "federation_records",
+                rows.iter().map(|o| o.federation_records),
+            ),
+            count("change_records", rows.iter().map(|o| o.change_records)),
+            count("rejected_records", rows.iter().map(|o| o.rejected_records)),
+            text("status", s(|o| Some(o.status.as_str()))),
+            text("reason", s(|o| o.reason.as_deref())),
+        ],
+    )
+}
+
+/// Writes one frame as a ZSTD-compressed Parquet file.
+pub fn write(path: &Path, mut df: DataFrame) -> Result<(), SinkError> {
+    let wrap = |e: PolarsError| SinkError::Parquet {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let file = File::create(path).map_err(|e| SinkError::io(path, e))?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(&mut df)
+        .map_err(wrap)?;
+    Ok(())
+}

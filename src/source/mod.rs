@@ -1,0 +1,186 @@
+//! Source: decides WHAT to read. Lists the objects under each input the user
+//! named (a folder, walked recursively, or a single file), in a stable order,
+//! and marks those the key layout says to skip (digest and Insights objects,
+//! files that are not logs, keys outside the selection) with a reason, so
+//! every object found is accounted for. Reading the bytes is `fetch`'s job.
+
+pub mod layout;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::filter::Filter;
+use layout::{is_log_file_name, parse_key, KeyInfo};
+
+/// One object found by listing.
+#[derive(Debug, Clone)]
+pub struct ObjectRef {
+    /// The input as the user named it.
+    pub source: Arc<str>,
+    /// The path below the input, `/`-separated (the file name for a single file).
+    pub key: String,
+    /// Where to read it.
+    pub path: PathBuf,
+    /// Size as stored.
+    pub size: u64,
+    pub info: Option<KeyInfo>,
+    /// Why it will not be read, if it will not.
+    pub skip: Option<String>,
+}
+
+impl ObjectRef {
+    /// The name every message uses for this object: the path as the user
+    /// would type it.
+    pub fn display(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// Why a source could not be listed at all (the run stops with exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}: S3 sources are not supported in this version yet; copy the objects to a folder and scan that")]
+    S3Unsupported(String),
+}
+
+/// Lists every object under `input`, sorted by key, each marked read or skip.
+pub fn list(input: &str, filter: &Filter) -> Result<Vec<ObjectRef>, SourceError> {
+    if input.starts_with("s3://") || input.starts_with("trail:") || input.starts_with("lookup:") {
+        return Err(SourceError::S3Unsupported(input.to_string()));
+    }
+    let root = Path::new(input);
+    let io_err = |path: &Path, source| SourceError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let meta = std::fs::metadata(root).map_err(|e| io_err(root, e))?;
+    let source: Arc<str> = Arc::from(input);
+    let mut found = Vec::new();
+    if meta.is_file() {
+        let key = root
+            .file_name()
+            .map_or_else(|| input.to_string(), |n| n.to_string_lossy().into_owned());
+        found.push((key, root.to_path_buf(), meta.len()));
+    } else {
+        walk(root, "", &mut found).map_err(|(path, e)| io_err(&path, e))?;
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found
+        .into_iter()
+        .map(|(key, path, size)| {
+            let info = parse_key(&key);
+            let name = key.rsplit('/').next().unwrap_or(&key);
+            let skip = if !is_log_file_name(name) {
+                Some("not a CloudTrail log file name (expected .json.gz or .json)".to_string())
+            } else {
+                info.as_ref().and_then(|i| filter.key_verdict(i))
+            };
+            ObjectRef {
+                source: source.clone(),
+                key,
+                path,
+                size,
+                info,
+                skip,
+            }
+        })
+        .collect())
+}
+
+type Found = Vec<(String, PathBuf, u64)>;
+
+fn walk(dir: &Path, prefix: &str, found: &mut Found) -> Result<(), (PathBuf, std::io::Error)> {
+    let entries = std::fs::read_dir(dir).map_err(|e| (dir.to_path_buf(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| (dir.to_path_buf(), e))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let key = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        // Links to files are followed; links to folders are not (no cycles).
+        let linked = entry
+            .file_type()
+            .map_err(|e| (path.clone(), e))?
+            .is_symlink();
+        let meta = std::fs::metadata(&path).map_err(|e| (path.clone(), e))?;
+        if meta.is_dir() && !linked {
+            walk(&path, &key, found)?;
+        } else if meta.is_file() {
+            found.push((key, path, meta.len()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_recursively_in_key_order_and_marks_skips() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let trail = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/05/26";
+        let digest = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/05/26";
+        for (folder, file) in [
+            (
+                trail,
+                "111122223333_CloudTrail_us-east-1_20260526T0805Z_b.json.gz",
+            ),
+            (
+                trail,
+                "111122223333_CloudTrail_us-east-1_20260526T0800Z_a.json.gz",
+            ),
+            (
+                digest,
+                "111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20260526T080000Z.json.gz",
+            ),
+            ("", "notes.txt"),
+        ] {
+            std::fs::create_dir_all(root.join(folder)).unwrap();
+            std::fs::write(root.join(folder).join(file), b"x").unwrap();
+        }
+        let listed = list(root.to_str().unwrap(), &Filter::default()).unwrap();
+        let keys: Vec<_> = listed
+            .iter()
+            .map(|o| (o.key.rsplit('/').next().unwrap(), o.skip.is_some()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (
+                    "111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20260526T080000Z.json.gz",
+                    true
+                ),
+                (
+                    "111122223333_CloudTrail_us-east-1_20260526T0800Z_a.json.gz",
+                    false
+                ),
+                (
+                    "111122223333_CloudTrail_us-east-1_20260526T0805Z_b.json.gz",
+                    false
+                ),
+                ("notes.txt", true),
+            ]
+        );
+        assert!(listed[0].skip.as_deref().unwrap().contains("digest"));
+    }
+
+    #[test]
+    fn missing_input_is_an_error_naming_it() {
+        let err = list("/no/such/folder", &Filter::default()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("/no/such/folder: cannot read"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,613 @@
+//! End to end: the real binary over real files, its Parquet read back with
+//! an independent reader.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use common::*;
+use fedtrail::classify::taxonomy::CLASSES;
+
+/// The command that made the committed `sample-logs/` (also in the README).
+const SAMPLE_ARGS: &[&str] = &["--events", "12000", "--bad-objects"];
+
+fn run_json(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn sample_logs_are_what_generate_makes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("sample-logs");
+    generate(&fresh, SAMPLE_ARGS);
+    let committed = repo().join("sample-logs");
+    let (a, b) = (files_below(&committed), files_below(&fresh));
+    assert_eq!(
+        a,
+        b,
+        "sample-logs/ differs from `fedtrail generate --out sample-logs {}`",
+        SAMPLE_ARGS.join(" ")
+    );
+    for file in &a {
+        assert!(
+            std::fs::read(committed.join(file)).unwrap()
+                == std::fs::read(fresh.join(file)).unwrap(),
+            "{} differs; regenerate sample-logs/",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn default_scan_reads_sample_logs_and_writes_every_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    // No SOURCE: the bundled sample-logs/, as the README's first command.
+    let result = fedtrail(&["scan", "--out", out.to_str().unwrap()]);
+    let stdout = text(&result.stdout);
+    assert_eq!(
+        result.status.code(),
+        Some(1),
+        "sample-logs holds broken objects: exit 1\n{stdout}\n{}",
+        text(&result.stderr)
+    );
+    assert!(
+        stdout.contains("Observed failures by stage and class"),
+        "{stdout}"
+    );
+    for table in fedtrail::sinks::TABLES {
+        assert!(out.join(table).exists(), "{table} missing");
+    }
+
+    // Column names and types, as DESIGN.md promises them.
+    let events = event_files(&out);
+    assert!(events.len() >= 3, "one partition per day");
+    let schema = schema(&events[0]);
+    let names: Vec<&str> = schema.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "event_time",
+            "event_id",
+            "account_id",
+            "region",
+            "stage",
+            "event_source",
+            "event_name",
+            "outcome",
+            "failure_class",
+            "error_code",
+            "error_message",
+            "role_arn",
+            "role_name",
+            "provider_arn",
+            "provider_name",
+            "session_name",
+            "user_name",
+            "issuer",
+            "audience",
+            "duration_seconds",
+            "connect_instance_id",
+            "endpoint_type",
+            "source_ip",
+            "user_agent",
+            "source_object",
+        ]
+    );
+    for (name, ty) in &schema {
+        match name.as_str() {
+            "event_time" => assert!(
+                ty.starts_with("INT64")
+                    && ty.contains("is_adjusted_to_u_t_c: true")
+                    && ty.contains("MICROS"),
+                "{name}: {ty}"
+            ),
+            "duration_seconds" => assert!(ty.starts_with("INT64"), "{name}: {ty}"),
+            _ => assert!(
+                ty.starts_with("BYTE_ARRAY") && ty.contains("String"),
+                "{name}: {ty}"
+            ),
+        }
+    }
+    for (table, columns) in [
+        (
+            "failures.parquet",
+            &[
+                "account_id",
+                "region",
+                "stage",
+                "failure_class",
+                "error_code",
+                "role_arn",
+                "provider_arn",
+                "failures",
+                "distinct_sessions",
+                "distinct_source_ips",
+                "first_seen",
+                "last_seen",
+                "sample_message",
+            ][..],
+        ),
+        (
+            "timeline.parquet",
+            &[
+                "bucket_start",
+                "stage",
+                "failure_class",
+                "attempts",
+                "failures",
+            ][..],
+        ),
+        (
+            "changes.parquet",
+            &[
+                "event_time",
+                "event_id",
+                "account_id",
+                "region",
+                "event_source",
+                "event_name",
+                "target",
+                "target_type",
+                "detail",
+                "actor",
+                "outcome",
+                "failure_class",
+                "error_code",
+                "error_message",
+                "source_object",
+            ][..],
+        ),
+        (
+            "objects.parquet",
+            &[
+                "source",
+                "key",
+                "bytes",
+                "records",
+                "federation_records",
+                "change_records",
+                "rejected_records",
+                "status",
+                "reason",
+            ][..],
+        ),
+    ] {
+        let names: Vec<String> = schema_of(&out.join(table));
+        assert_eq!(names, columns, "{table}");
+    }
+
+    // Every class of the taxonomy is produced by the sample and lands in a table.
+    let failures = rows(&out.join("failures.parquet"));
+    let changes = rows(&out.join("changes.parquet"));
+    let produced: BTreeSet<&str> = failures
+        .iter()
+        .chain(&changes)
+        .filter_map(|r| str_field(r, "failure_class"))
+        .collect();
+    let missing: Vec<&str> = CLASSES
+        .iter()
+        .map(|c| c.id)
+        .filter(|c| !produced.contains(c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "classes the sample never produces: {missing:?}"
+    );
+
+    // No trap is counted as federation.
+    let all = all_events(&out);
+    for row in &all {
+        let (source, name) = (
+            str_field(row, "event_source").unwrap(),
+            str_field(row, "event_name").unwrap(),
+        );
+        let ok = matches!(
+            (source, name),
+            ("sts.amazonaws.com", "AssumeRoleWithSAML")
+                | (
+                    "signin.amazonaws.com",
+                    "ConsoleLogin"
+                        | "ExternalIdPDirectoryLogin"
+                        | "CredentialVerification"
+                        | "UserAuthentication"
+                )
+                | ("connect.amazonaws.com", "GetFederationToken")
+        );
+        assert!(ok, "not a federation event: {source} {name}");
+        if name == "ConsoleLogin" {
+            assert!(
+                str_field(row, "provider_arn").is_some(),
+                "a console login without a SAML provider was kept"
+            );
+        }
+    }
+
+    // The three outages are visible in the failures.
+    let count = |class: &str, pred: &dyn Fn(&Row) -> bool| {
+        all.iter()
+            .filter(|r| str_field(r, "failure_class") == Some(class) && pred(r))
+            .count()
+    };
+    assert!(
+        count("signature_invalid", &|r| str_field(r, "provider_name")
+            == Some("OktaProd"))
+            >= 30
+    );
+    assert!(
+        count("connect_user_not_onboarded", &|r| str_field(
+            r,
+            "session_name"
+        )
+        .is_some_and(|s| s != s.to_lowercase()))
+            >= 5
+    );
+    assert!(
+        count("scp_denied", &|r| str_field(r, "region")
+            == Some("ap-southeast-2"))
+            >= 5
+    );
+
+    // Every bad object has its reason in objects.parquet and summary.md.
+    let objects = rows(&out.join("objects.parquet"));
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    let bad: Vec<&Row> = objects
+        .iter()
+        .filter(|r| str_field(r, "status") == Some("unreadable"))
+        .collect();
+    assert_eq!(bad.len(), 3, "truncated gzip, not gzip, no Records");
+    for row in &bad {
+        let key = str_field(row, "key").unwrap();
+        let reason = str_field(row, "reason").expect("unreadable objects have a reason");
+        assert!(
+            summary.contains(key) && summary.contains(reason),
+            "{key}: {reason} not in summary.md"
+        );
+    }
+    let skipped: BTreeSet<&str> = objects
+        .iter()
+        .filter(|r| str_field(r, "status") == Some("skipped"))
+        .filter_map(|r| str_field(r, "reason"))
+        .collect();
+    assert!(
+        skipped.iter().any(|r| r.contains("digest"))
+            && skipped.iter().any(|r| r.contains("Insights")),
+        "{skipped:?}"
+    );
+
+    // Nothing lost: the record counts add up, per object and in total.
+    let run = run_json(&out);
+    let c = &run["counts"];
+    let n = |k: &str| {
+        c[k].as_u64()
+            .unwrap_or_else(|| panic!("run.json counts.{k}"))
+    };
+    assert_eq!(
+        n("records"),
+        n("rejected")
+            + n("not_federation")
+            + n("outside_selection")
+            + n("federation_events")
+            + n("config_changes")
+    );
+    assert_eq!(n("rejected"), 2);
+    assert_eq!(
+        n("events_written") + n("duplicate_events"),
+        n("federation_events")
+    );
+    assert!(
+        n("duplicate_events") > 0,
+        "the redelivered object's events are dropped once"
+    );
+    let per_object: i64 = objects
+        .iter()
+        .filter_map(|r| long_field(r, "records"))
+        .sum();
+    assert_eq!(per_object as u64, n("records"));
+    assert_eq!(all.len() as u64, n("events_written"));
+    assert_eq!(n("objects_listed") as usize, objects.len());
+}
+
+fn schema_of(path: &Path) -> Vec<String> {
+    schema(path).into_iter().map(|(n, _)| n).collect()
+}
+
+#[test]
+fn same_input_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    generate(
+        &corpus,
+        &["--events", "4000", "--seed", "11", "--bad-objects"],
+    );
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    assert_eq!(
+        scan(&[&corpus], &a, &["--threads", "1"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        scan(&[&corpus], &b, &["--threads", "2"]).status.code(),
+        Some(1)
+    );
+    let files = files_below(&a);
+    assert_eq!(files, files_below(&b));
+    let parquet: Vec<_> = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert!(parquet.len() >= 5);
+    for f in parquet {
+        assert!(
+            std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
+            "{} differs between runs",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn corrupt_objects_are_reported_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    generate(
+        &corpus,
+        &["--events", "300", "--scenario", "none", "--days", "1"],
+    );
+    let good_events = {
+        let out = dir.path().join("clean");
+        assert_eq!(
+            scan(&[&corpus], &out, &[]).status.code(),
+            Some(0),
+            "a clean corpus exits 0"
+        );
+        all_events(&out).len()
+    };
+    let bad = corpus.join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    let gz = |data: &[u8]| {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    };
+    let truncated = gz(br#"{"Records":[{"eventSource":"sts.amazonaws.com"}]}"#);
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated.json.gz",
+            truncated[..truncated.len() - 12].to_vec(),
+            "truncated gzip",
+        ),
+        (
+            "text.json.gz",
+            b"just some text".to_vec(),
+            "neither gzip nor JSON",
+        ),
+        ("empty.json.gz", Vec::new(), "empty object"),
+        (
+            "badjson.json.gz",
+            gz(b"{\"Records\": [ {\"a\": }"),
+            "invalid JSON",
+        ),
+        (
+            "norecords.json.gz",
+            gz(b"{\"Items\": []}"),
+            "no \"Records\" array",
+        ),
+        (
+            "plain.json",
+            br#"{"Records": 5}"#.to_vec(),
+            "\"Records\" is not an array",
+        ),
+    ];
+    for (name, bytes, _) in &cases {
+        std::fs::write(bad.join(name), bytes).unwrap();
+    }
+    let out = dir.path().join("out");
+    let result = scan(&[&corpus], &out, &[]);
+    assert_eq!(result.status.code(), Some(1));
+    let stderr = text(&result.stderr);
+    let objects = rows(&out.join("objects.parquet"));
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    for (name, _, want) in &cases {
+        let row = objects
+            .iter()
+            .find(|r| str_field(r, "key").is_some_and(|k| k.ends_with(name)))
+            .unwrap_or_else(|| panic!("{name} not in objects.parquet"));
+        assert_eq!(str_field(row, "status"), Some("unreadable"), "{name}");
+        let reason = str_field(row, "reason").unwrap();
+        assert!(reason.contains(want), "{name}: {reason}");
+        let line = format!("{}: {reason}", bad.join(name).display());
+        assert!(stderr.contains(&line), "stderr lacks {line:?}:\n{stderr}");
+        assert!(summary.contains(name), "summary.md lacks {name}");
+    }
+    assert_eq!(
+        all_events(&out).len(),
+        good_events,
+        "the good objects' events are all there"
+    );
+}
+
+#[test]
+fn window_and_account_select_events_and_prune_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    generate(&corpus, &["--events", "6000"]);
+    let out = dir.path().join("out");
+    let result = scan(
+        &[&corpus],
+        &out,
+        &[
+            "--start",
+            "2026-05-26T06:00Z",
+            "--end",
+            "2026-05-26T12:00Z",
+            "--account",
+            "111122223333",
+        ],
+    );
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    let events = all_events(&out);
+    assert!(!events.is_empty());
+    let (start, end) = (
+        fedtrail::time::parse_timestamp("2026-05-26T06:00Z").unwrap(),
+        fedtrail::time::parse_timestamp("2026-05-26T12:00Z").unwrap(),
+    );
+    for e in &events {
+        let t = long_field(e, "event_time").unwrap();
+        assert!(t >= start && t < end, "event outside the window");
+        assert_eq!(str_field(e, "account_id"), Some("111122223333"));
+    }
+    // The same window found in a full scan: nothing is lost by pruning.
+    let full = dir.path().join("full");
+    assert_eq!(scan(&[&corpus], &full, &[]).status.code(), Some(0));
+    let expected: Vec<String> = all_events(&full)
+        .iter()
+        .filter(|e| {
+            long_field(e, "event_time").is_some_and(|t| t >= start && t < end)
+                && str_field(e, "account_id") == Some("111122223333")
+        })
+        .map(|e| str_field(e, "event_id").unwrap().to_string())
+        .collect();
+    let got: Vec<String> = events
+        .iter()
+        .map(|e| str_field(e, "event_id").unwrap().to_string())
+        .collect();
+    assert_eq!(got, expected);
+    let objects = rows(&out.join("objects.parquet"));
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for o in objects
+        .iter()
+        .filter(|o| str_field(o, "status") == Some("skipped"))
+    {
+        *reasons
+            .entry(str_field(o, "reason").unwrap().to_string())
+            .or_default() += 1;
+    }
+    let read = objects
+        .iter()
+        .filter(|o| str_field(o, "status") == Some("ok"))
+        .count();
+    assert!(
+        reasons.keys().any(|r| r.contains("--account")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.keys().any(|r| r.contains("before the window")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.keys().any(|r| r.contains("after the window")),
+        "{reasons:?}"
+    );
+    assert!(
+        read * 5 < objects.len(),
+        "a 6-hour window of one account reads a small share: {read} of {}",
+        objects.len()
+    );
+}
+
+#[test]
+fn bad_flags_and_sources_exit_2_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, want) in [
+        (
+            vec!["scan", "/no/such/folder"],
+            "/no/such/folder: cannot read",
+        ),
+        (vec!["scan", "--since", "3 days"], "is not a span"),
+        (
+            vec!["scan", "s3://bucket/AWSLogs/"],
+            "S3 sources are not supported",
+        ),
+        (vec!["scan", "--frobnicate"], "unexpected argument"),
+    ] {
+        let out = fedtrail(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(want),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    // A folder that is not a report is never replaced.
+    let precious = dir.path().join("precious");
+    std::fs::create_dir(&precious).unwrap();
+    std::fs::write(precious.join("thesis.tex"), "x").unwrap();
+    let out = fedtrail(&["scan", "--out", precious.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("refusing to replace"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(precious.join("thesis.tex").exists());
+}
+
+#[test]
+fn a_second_run_replaces_the_report_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    generate(
+        &corpus,
+        &["--events", "500", "--scenario", "none", "--days", "2"],
+    );
+    let out = dir.path().join("out");
+    assert_eq!(scan(&[&corpus], &out, &[]).status.code(), Some(0));
+    assert_eq!(event_files(&out).len(), 2);
+    assert_eq!(
+        scan(&[&corpus], &out, &["--start", "2026-05-26"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(event_files(&out).len(), 1, "the old partition is gone");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "staging folders left behind: {leftovers:?}"
+    );
+}
+
+#[test]
+fn objects_over_the_size_cap_are_unreadable_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    let record = r#"{"eventTime":"2026-05-26T08:00:00Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithSAML","eventID":"a"}"#;
+    std::fs::write(
+        corpus.join("small.json"),
+        format!(r#"{{"Records":[{record}]}}"#),
+    )
+    .unwrap();
+    std::fs::write(
+        corpus.join("large.json"),
+        format!(
+            r#"{{"Records":[{record},{}]}}"#,
+            record.replace("\"a\"", "\"b\"")
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let result = scan(&[&corpus], &out, &["--max-object-size", "200"]);
+    assert_eq!(result.status.code(), Some(1));
+    let objects = rows(&out.join("objects.parquet"));
+    let status: Vec<(&str, &str)> = objects
+        .iter()
+        .map(|o| {
+            (
+                str_field(o, "key").unwrap(),
+                str_field(o, "status").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(status, [("large.json", "unreadable"), ("small.json", "ok")]);
+    assert!(str_field(&objects[0], "reason")
+        .unwrap()
+        .contains("exceeds --max-object-size 200"));
+    assert_eq!(all_events(&out).len(), 1);
+}
