@@ -5,6 +5,7 @@
 //! `failures` and `timeline` tables. Plain functions over plain data.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -99,27 +100,12 @@ pub fn merge(outputs: Vec<ObjectOutput>) -> Merged {
         .objects
         .sort_by(|a, b| (&a.source, &a.key).cmp(&(&b.source, &b.key)));
 
-    merged.events.sort_by(|a, b| {
-        (a.event_time, &a.event_id, &a.source_object).cmp(&(
-            b.event_time,
-            &b.event_id,
-            &b.source_object,
-        ))
+    merged.counts.duplicate_events = sort_and_dedupe(&mut merged.events, |e| {
+        (e.event_time, e.event_id.as_deref(), &e.source_object)
     });
-    let before = merged.events.len();
-    dedupe_by_id(&mut merged.events, |e| e.event_id.as_deref());
-    merged.counts.duplicate_events = (before - merged.events.len()) as u64;
-
-    merged.changes.sort_by(|a, b| {
-        (a.event_time, &a.event_id, &a.source_object).cmp(&(
-            b.event_time,
-            &b.event_id,
-            &b.source_object,
-        ))
+    merged.counts.duplicate_changes = sort_and_dedupe(&mut merged.changes, |c| {
+        (c.event_time, c.event_id.as_deref(), &c.source_object)
     });
-    let before = merged.changes.len();
-    dedupe_by_id(&mut merged.changes, |c| c.event_id.as_deref());
-    merged.counts.duplicate_changes = (before - merged.changes.len()) as u64;
 
     let roles: HashSet<&str> = merged
         .events
@@ -141,15 +127,22 @@ pub fn merge(outputs: Vec<ObjectOutput>) -> Merged {
     merged
 }
 
-/// Keeps the first item of each id; items without an id are all kept.
-fn dedupe_by_id<T>(items: &mut Vec<T>, id: impl Fn(&T) -> Option<&str>) {
+/// Sorts by (time, event id, object) and keeps the first item of each event
+/// id (items without one are all kept); returns how many were dropped.
+fn sort_and_dedupe<T>(
+    items: &mut Vec<T>,
+    key: impl Fn(&T) -> (Micros, Option<&str>, &Arc<str>),
+) -> u64 {
+    items.sort_by(|a, b| key(a).cmp(&key(b)));
     let mut seen = HashSet::new();
     let keep: Vec<bool> = items
         .iter()
-        .map(|it| id(it).is_none_or(|i| seen.insert(i.to_string())))
+        .map(|it| key(it).1.is_none_or(|id| seen.insert(id.to_string())))
         .collect();
+    let before = items.len();
     let mut keep = keep.into_iter();
     items.retain(|_| keep.next().unwrap_or(true));
+    (before - items.len()) as u64
 }
 
 /// A row of `failures.parquet`.
@@ -288,8 +281,6 @@ pub fn timeline(events: &[FedEvent]) -> Vec<TimelineRow> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::model::Outcome;
 

@@ -127,19 +127,18 @@ pub fn assume_role_with_saml(
         {"accountId": fed.account, "type": "AWS::IAM::Role", "ARN": role_arn},
         {"accountId": fed.account, "type": "AWS::IAM::SAMLProvider", "ARN": provider_arn},
     ]);
+    let full_request = |rng: &mut Rng| {
+        json!({
+            "sAMLAssertionID": format!("_{}", rng.uuid()),
+            "roleSessionName": session,
+            "roleArn": role_arn,
+            "principalArn": provider_arn,
+            "durationSeconds": duration,
+        })
+    };
     match error {
         None => {
-            set(
-                &mut v,
-                "requestParameters",
-                json!({
-                    "sAMLAssertionID": format!("_{}", rng.uuid()),
-                    "roleSessionName": session,
-                    "roleArn": role_arn,
-                    "principalArn": provider_arn,
-                    "durationSeconds": duration,
-                }),
-            );
+            set(&mut v, "requestParameters", full_request(rng));
             let assumed = format!("arn:aws:sts::{}:assumed-role/{role}/{session}", fed.account);
             set(
                 &mut v,
@@ -182,17 +181,7 @@ pub fn assume_role_with_saml(
                     "requestParameters",
                     json!({"roleArn": role_arn, "principalArn": provider_arn, "durationSeconds": duration}),
                 ),
-                _ => set(
-                    &mut v,
-                    "requestParameters",
-                    json!({
-                        "sAMLAssertionID": format!("_{}", rng.uuid()),
-                        "roleSessionName": session,
-                        "roleArn": role_arn,
-                        "principalArn": provider_arn,
-                        "durationSeconds": duration,
-                    }),
-                ),
+                _ => set(&mut v, "requestParameters", full_request(rng)),
             }
             set(&mut v, "responseElements", Value::Null);
         }
