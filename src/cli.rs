@@ -56,7 +56,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "TIME")]
     pub end: Option<String>,
 
-    /// Only this 12-digit account (repeat for more). Config changes are kept from every account.
+    /// Only this 12-digit account (repeat for more). Other accounts' objects are not read, so
+    /// add the management account to see its SCP changes.
     #[arg(long = "account", value_name = "ID")]
     pub accounts: Vec<String>,
 
@@ -112,7 +113,7 @@ pub struct GenerateArgs {
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
 
-    /// Records per log object (CloudTrail writes a few to a few thousand).
+    /// Most records per log object; an object also closes after 20 minutes of events.
     #[arg(long, value_name = "N", default_value_t = 35)]
     pub records_per_object: u64,
 
@@ -124,7 +125,8 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub days: u32,
 
-    /// Also write broken, digest and Insights objects, to show how bad input is reported.
+    /// Also write broken objects, one with bad records, a duplicate delivery, and digest and
+    /// Insights objects, to show how bad input is reported.
     #[arg(long)]
     pub bad_objects: bool,
 }
