@@ -25,6 +25,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read CloudTrail logs and report every SAML federation failure.
@@ -37,10 +39,12 @@ pub enum Command {
 #[command(after_help = "Examples:
   fedtrail scan
   fedtrail scan ./AWSLogs --since 48h --account 123456789012 --region us-east-1 --out /tmp/r
-  fedtrail scan ./AWSLogs --start 2026-05-26T06:00Z --end 2026-05-26T12:00Z")]
+  fedtrail scan ./AWSLogs --start 2026-05-26T06:00Z --end 2026-05-26T12:00Z
+  fedtrail scan s3://org-trail-bucket/AWSLogs/ --start 2026-05-26T06:00Z --end 2026-05-26T12:00Z
+  fedtrail scan s3://bucket/prefix --endpoint-url http://127.0.0.1:9000")]
 pub struct ScanArgs {
-    /// Folders (walked recursively) or files of CloudTrail logs, .json.gz or .json.
-    /// Digest and Insights objects are skipped. [default: sample-logs]
+    /// Folders (walked recursively), files, or s3://bucket/prefix URLs of CloudTrail logs,
+    /// .json.gz or .json. Digest and Insights objects are skipped. [default: sample-logs]
     #[arg(value_name = "SOURCE")]
     pub sources: Vec<String>,
 
@@ -84,6 +88,27 @@ pub struct ScanArgs {
     /// Largest decompressed object to read (objects above it are reported unreadable): 512MiB, 2GiB, 100MB.
     #[arg(long, value_name = "SIZE", default_value = "512MiB")]
     pub max_object_size: String,
+
+    /// S3-compatible endpoint for s3:// sources, e.g. http://127.0.0.1:9000 (path-style
+    /// addressing). AWS_ENDPOINT_URL works too.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// AWS profile for s3:// sources. [default: the standard credential chain]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Region of the S3 endpoint. [default: AWS_REGION or the profile's, else us-east-1]
+    #[arg(long, value_name = "REGION")]
+    pub bucket_region: Option<String>,
+
+    /// S3 GET requests in flight.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub concurrency: usize,
+
+    /// Attempts per S3 request before an object is reported unreadable.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_attempts: u32,
 
     /// Print nothing on stdout and show no progress; problems still go to stderr.
     #[arg(short, long)]

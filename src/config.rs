@@ -31,6 +31,8 @@ pub enum ConfigError {
     BadOrgId(String),
     #[error("--threads must be at least 1")]
     NoThreads,
+    #[error("--concurrency must be at least 1")]
+    NoConcurrency,
     #[error("--max-object-size {0:?} is not a size; use a number with an optional unit: 512MiB, 2GiB, 100MB, 4096")]
     BadSize(String),
     #[error("no SOURCE given and ./{DEFAULT_SOURCE} does not exist here; name a folder of CloudTrail logs, e.g. `fedtrail scan ./AWSLogs`")]
@@ -88,6 +90,9 @@ pub fn scan_config(args: &ScanArgs, now: Micros, cores: usize) -> Result<ScanCon
     if threads == 0 {
         return Err(ConfigError::NoThreads);
     }
+    if args.concurrency == 0 {
+        return Err(ConfigError::NoConcurrency);
+    }
     let max_object_bytes = parse_size(&args.max_object_size)
         .ok_or_else(|| ConfigError::BadSize(args.max_object_size.clone()))?;
     let inputs = if args.sources.is_empty() {
@@ -113,6 +118,13 @@ pub fn scan_config(args: &ScanArgs, now: Micros, cores: usize) -> Result<ScanCon
         max_object_bytes,
         progress: !args.quiet,
         report_problems: true,
+        s3: crate::fetch::S3Options {
+            endpoint_url: args.endpoint_url.clone(),
+            profile: args.profile.clone(),
+            region: args.bucket_region.clone(),
+            concurrency: args.concurrency,
+            attempts: args.max_attempts,
+        },
     })
 }
 

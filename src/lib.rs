@@ -15,6 +15,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod fetch;
 pub mod filter;
 pub mod generate;
 pub mod model;

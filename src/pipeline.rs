@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,12 +19,14 @@ use rayon::prelude::*;
 use crate::aggregate::{self, ObjectOutput, RecordCounts};
 use crate::classify::{classify, Classified, Origin};
 use crate::decode::{self, DecodeError, Scratch};
+use crate::fetch::{self, Fetched, S3Options};
 use crate::filter::Filter;
 use crate::model::{ObjectReport, ObjectStatus};
 use crate::sinks::{
-    self, Durations, ReasonCount, Report, RunInfo, Selection, SinkError, Throughput,
+    self, Durations, ReasonCount, Report, RunInfo, S3Requests, Selection, SinkError, Throughput,
 };
-use crate::source::{self, ObjectRef, SourceError};
+use crate::source::s3::{Requests, S3Url};
+use crate::source::{self, Location, ObjectRef, SourceError};
 use crate::time::{format_micros, MICROS_PER_MINUTE};
 
 /// A validated `scan` configuration (see `config` for how flags become one).
@@ -39,6 +42,8 @@ pub struct ScanConfig {
     pub progress: bool,
     /// Print per-object problems to stderr as they happen.
     pub report_problems: bool,
+    /// How to reach S3, for `s3://` inputs.
+    pub s3: S3Options,
 }
 
 /// Why a scan could not run to the end (exit code 2).
@@ -48,6 +53,8 @@ pub enum ScanError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    #[error("cannot start the I/O runtime: {0}")]
+    Runtime(#[source] std::io::Error),
     #[error("cannot start {threads} worker threads: {source}")]
     Threads {
         threads: usize,
@@ -69,9 +76,31 @@ pub struct ScanOutcome {
 pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let started_at = Utc::now();
     let clock = Instant::now();
+    let requests = Arc::new(Requests::default());
+    let mut s3: Option<(tokio::runtime::Runtime, aws_sdk_s3::Client)> = None;
     let mut objects = Vec::new();
     for input in &cfg.inputs {
-        objects.extend(source::list(input, &cfg.filter)?);
+        if input.starts_with("s3://") {
+            let url = S3Url::parse(input)?;
+            if s3.is_none() {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .map_err(ScanError::Runtime)?;
+                let client = runtime.block_on(fetch::client(&cfg.s3));
+                s3 = Some((runtime, client));
+            }
+            let (runtime, client) = s3.as_ref().expect("set above");
+            objects.extend(runtime.block_on(source::s3::list(
+                client,
+                &url,
+                &cfg.filter,
+                &requests,
+            ))?);
+        } else {
+            objects.extend(source::list(input, &cfg.filter)?);
+        }
     }
     let list_s = clock.elapsed().as_secs_f64();
 
@@ -83,21 +112,57 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             source,
         })?;
     let bar = progress_bar(cfg, objects.len() as u64);
-    let outputs: Vec<ObjectOutput> = pool.install(|| {
-        objects
+    let finish = |obj: &ObjectRef, scratch: &mut Scratch, fetched: Fetched| {
+        let out = read_object_guarded(obj, fetched, cfg, scratch);
+        if cfg.report_problems {
+            if let Some(line) = problem_line(obj, &out.report) {
+                bar.suspend(|| eprintln!("fedtrail: {line}"));
+            }
+        }
+        bar.inc(1);
+        out
+    };
+    // Objects decided without reading (skipped, too large) and local files
+    // go straight to the workers; S3 objects come through the fetch stage.
+    let (remote, local): (Vec<usize>, Vec<usize>) = (0..objects.len())
+        .partition(|&i| before_reading(&objects[i], cfg).is_none() && is_remote(&objects[i]));
+    let mut outputs: Vec<ObjectOutput> = pool.install(|| {
+        local
             .par_iter()
-            .map_init(Scratch::default, |scratch, obj| {
-                let out = read_object_guarded(obj, cfg, scratch);
-                if cfg.report_problems {
-                    if let Some(line) = problem_line(obj, &out.report) {
-                        bar.suspend(|| eprintln!("fedtrail: {line}"));
-                    }
-                }
-                bar.inc(1);
-                out
+            .map_init(Scratch::default, |scratch, &i| {
+                let obj = &objects[i];
+                finish(obj, scratch, read_local(obj))
             })
             .collect()
     });
+    if let Some((runtime, client)) = &s3 {
+        let wanted = remote
+            .iter()
+            .filter_map(|&i| match &objects[i].location {
+                Location::S3 { bucket, key } => Some((i, bucket.clone(), key.clone())),
+                Location::File(_) => None,
+            })
+            .collect();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(cfg.threads * 2);
+        let fetcher = runtime.spawn(fetch::fetch_all(
+            client.clone(),
+            wanted,
+            cfg.s3.clone(),
+            requests.clone(),
+            tx,
+        ));
+        let fetched: Vec<ObjectOutput> = pool.install(|| {
+            std::iter::from_fn(|| rx.blocking_recv())
+                .par_bridge()
+                .map_init(Scratch::default, |scratch, (i, bytes)| {
+                    finish(&objects[i], scratch, bytes)
+                })
+                .collect()
+        });
+        // All results were received, so the fetch task has finished.
+        let _ = runtime.block_on(fetcher);
+        outputs.extend(fetched);
+    }
     bar.finish_and_clear();
     let process_s = clock.elapsed().as_secs_f64() - list_s;
 
@@ -131,6 +196,11 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             stored_mb_per_s: rate(counts.bytes_stored as f64 / 1e6),
         },
         counts,
+        s3_requests: s3.as_ref().map(|_| S3Requests {
+            list: requests.list.load(Ordering::Relaxed),
+            get: requests.get.load(Ordering::Relaxed),
+            bytes_fetched: requests.bytes.load(Ordering::Relaxed),
+        }),
         durations: Durations {
             list_s,
             process_s,
@@ -212,10 +282,44 @@ fn by_reason(objects: &[ObjectReport], status: ObjectStatus) -> Vec<ReasonCount>
     v
 }
 
+fn is_remote(obj: &ObjectRef) -> bool {
+    matches!(obj.location, Location::S3 { .. })
+}
+
+/// A local file's bytes.
+fn read_local(obj: &ObjectRef) -> Fetched {
+    match &obj.location {
+        Location::File(path) => std::fs::read(path).map_err(|e| format!("cannot read: {e}")),
+        Location::S3 { .. } => Err("internal error: an S3 object was not fetched".into()),
+    }
+}
+
+/// The verdict on an object that is decided before its bytes are read:
+/// skipped by its key, or too large to read.
+fn before_reading(obj: &ObjectRef, cfg: &ScanConfig) -> Option<(ObjectStatus, String)> {
+    if let Some(reason) = &obj.skip {
+        return Some((ObjectStatus::Skipped, reason.clone()));
+    }
+    // Gzip only grows when inflated: a stored object over the cap cannot
+    // fit under it, so it is not even read into memory.
+    (obj.size > cfg.max_object_bytes).then(|| {
+        let reason = format!(
+            "stored size {} bytes exceeds --max-object-size {}",
+            obj.size, cfg.max_object_bytes
+        );
+        (ObjectStatus::Unreadable, reason)
+    })
+}
+
 /// [`read_object`], with a panic turned into an unreadable object rather
 /// than the end of the run.
-fn read_object_guarded(obj: &ObjectRef, cfg: &ScanConfig, scratch: &mut Scratch) -> ObjectOutput {
-    match catch_unwind(AssertUnwindSafe(|| read_object(obj, cfg, scratch))) {
+fn read_object_guarded(
+    obj: &ObjectRef,
+    fetched: Fetched,
+    cfg: &ScanConfig,
+    scratch: &mut Scratch,
+) -> ObjectOutput {
+    match catch_unwind(AssertUnwindSafe(|| read_object(obj, fetched, cfg, scratch))) {
         Ok(out) => out,
         Err(panic) => {
             *scratch = Scratch::default();
@@ -256,29 +360,19 @@ fn finished(obj: &ObjectRef, status: ObjectStatus, reason: Option<String>) -> Ob
     }
 }
 
-/// Reads one object: bytes, decode, classify each record, filter.
-fn read_object(obj: &ObjectRef, cfg: &ScanConfig, scratch: &mut Scratch) -> ObjectOutput {
-    if let Some(reason) = &obj.skip {
-        return finished(obj, ObjectStatus::Skipped, Some(reason.clone()));
+/// Reads one object: decode its bytes, classify each record, filter.
+fn read_object(
+    obj: &ObjectRef,
+    fetched: Fetched,
+    cfg: &ScanConfig,
+    scratch: &mut Scratch,
+) -> ObjectOutput {
+    if let Some((status, reason)) = before_reading(obj, cfg) {
+        return finished(obj, status, Some(reason));
     }
-    // Gzip only grows when inflated: a stored object over the cap cannot
-    // fit under it, so it is not even read into memory.
-    if obj.size > cfg.max_object_bytes {
-        let reason = format!(
-            "stored size {} bytes exceeds --max-object-size {}",
-            obj.size, cfg.max_object_bytes
-        );
-        return finished(obj, ObjectStatus::Unreadable, Some(reason));
-    }
-    let raw = match std::fs::read(&obj.path) {
+    let raw = match fetched {
         Ok(raw) => raw,
-        Err(e) => {
-            return finished(
-                obj,
-                ObjectStatus::Unreadable,
-                Some(format!("cannot read: {e}")),
-            )
-        }
+        Err(reason) => return finished(obj, ObjectStatus::Unreadable, Some(reason)),
     };
     if let Err(e) = decode::inflate(&raw, cfg.max_object_bytes, &mut scratch.inflated) {
         return finished(obj, ObjectStatus::Unreadable, Some(e.to_string()));

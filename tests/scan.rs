@@ -517,9 +517,10 @@ fn bad_flags_and_sources_exit_2_with_a_reason() {
         ),
         (vec!["scan", "--since", "3 days"], "is not a span"),
         (
-            vec!["scan", "s3://bucket/AWSLogs/"],
-            "S3 sources are not supported",
+            vec!["scan", "trail:org-trail"],
+            "not supported in this version yet",
         ),
+        (vec!["scan", "s3://"], "is not an S3 URL"),
         (vec!["scan", "--frobnicate"], "unexpected argument"),
     ] {
         let out = fedtrail(&args);

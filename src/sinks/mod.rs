@@ -51,6 +51,8 @@ pub struct RunInfo {
     pub selection: Selection,
     pub threads: usize,
     pub counts: RunCounts,
+    /// Requests made to S3 (absent when every input was local).
+    pub s3_requests: Option<S3Requests>,
     pub unreadable_by_reason: Vec<ReasonCount>,
     pub skipped_by_reason: Vec<ReasonCount>,
     pub durations: Durations,
@@ -66,6 +68,13 @@ pub struct Selection {
     pub regions: Vec<String>,
     pub org_ids: Vec<String>,
     pub late_slack_minutes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct S3Requests {
+    pub list: u64,
+    pub get: u64,
+    pub bytes_fetched: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

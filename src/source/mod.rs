@@ -1,10 +1,12 @@
 //! Source: decides WHAT to read. Lists the objects under each input the user
-//! named (a folder, walked recursively, or a single file), in a stable order,
-//! and marks those the key layout says to skip (digest and Insights objects,
-//! files that are not logs, keys outside the selection) with a reason, so
-//! every object found is accounted for. Reading the bytes is `fetch`'s job.
+//! named (a folder, walked recursively, or a single file here; an S3 prefix
+//! in [`s3`]), in a stable order, and marks those the key layout says to skip
+//! (digest and Insights objects, files that are not logs, keys outside the
+//! selection) with a reason, so every object found is accounted for. Reading
+//! the bytes is `fetch`'s job.
 
 pub mod layout;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,7 +22,7 @@ pub struct ObjectRef {
     /// The path below the input, `/`-separated (the file name for a single file).
     pub key: String,
     /// Where to read it.
-    pub path: PathBuf,
+    pub location: Location,
     /// Size as stored.
     pub size: u64,
     pub info: Option<KeyInfo>,
@@ -28,11 +30,47 @@ pub struct ObjectRef {
     pub skip: Option<String>,
 }
 
+/// Where an object's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    S3 { bucket: String, key: String },
+}
+
 impl ObjectRef {
-    /// The name every message uses for this object: the path as the user
-    /// would type it.
+    /// An object found by a listing, judged by its key: `skip` says why it
+    /// will not be read, if it will not.
+    pub fn found(
+        source: &Arc<str>,
+        key: String,
+        location: Location,
+        size: u64,
+        filter: &Filter,
+    ) -> ObjectRef {
+        let info = parse_key(&key);
+        let name = key.rsplit('/').next().unwrap_or(&key);
+        let skip = if !is_log_file_name(name) {
+            Some("not a CloudTrail log file name (expected .json.gz or .json)".to_string())
+        } else {
+            info.as_ref().and_then(|i| filter.key_verdict(i))
+        };
+        ObjectRef {
+            source: source.clone(),
+            key,
+            location,
+            size,
+            info,
+            skip,
+        }
+    }
+
+    /// The name every message uses for this object: the path or `s3://`
+    /// URL as the user would type it.
     pub fn display(&self) -> String {
-        self.path.display().to_string()
+        match &self.location {
+            Location::File(path) => path.display().to_string(),
+            Location::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+        }
     }
 }
 
@@ -45,14 +83,18 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}: S3 sources are not supported in this version yet; copy the objects to a folder and scan that")]
-    S3Unsupported(String),
+    #[error("{0}: not supported in this version yet; use a folder or an s3:// URL")]
+    Unsupported(String),
+    #[error("{url}: cannot list: {message}")]
+    S3List { url: String, message: String },
+    #[error("{0:?} is not an S3 URL; write s3://bucket or s3://bucket/prefix/")]
+    BadS3Url(String),
 }
 
 /// Lists every object under `input`, sorted by key, each marked read or skip.
 pub fn list(input: &str, filter: &Filter) -> Result<Vec<ObjectRef>, SourceError> {
-    if input.starts_with("s3://") || input.starts_with("trail:") || input.starts_with("lookup:") {
-        return Err(SourceError::S3Unsupported(input.to_string()));
+    if input.starts_with("trail:") || input.starts_with("lookup:") {
+        return Err(SourceError::Unsupported(input.to_string()));
     }
     let root = Path::new(input);
     let io_err = |path: &Path, source| SourceError::Io {
@@ -73,23 +115,7 @@ pub fn list(input: &str, filter: &Filter) -> Result<Vec<ObjectRef>, SourceError>
     found.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(found
         .into_iter()
-        .map(|(key, path, size)| {
-            let info = parse_key(&key);
-            let name = key.rsplit('/').next().unwrap_or(&key);
-            let skip = if !is_log_file_name(name) {
-                Some("not a CloudTrail log file name (expected .json.gz or .json)".to_string())
-            } else {
-                info.as_ref().and_then(|i| filter.key_verdict(i))
-            };
-            ObjectRef {
-                source: source.clone(),
-                key,
-                path,
-                size,
-                info,
-                skip,
-            }
-        })
+        .map(|(key, path, size)| ObjectRef::found(&source, key, Location::File(path), size, filter))
         .collect())
 }
 
