@@ -1,19 +1,75 @@
 //! Scanning from S3: a real S3-protocol server (s3s over hyper, with SigV4
 //! checking) runs inside the test process on 127.0.0.1, serving a folder of
-//! generated logs; the real binary scans it over HTTP.
+//! generated logs; the real binary scans it over HTTP. A thin layer in front
+//! of it counts object GETs and injects faults into chosen keys.
 
 mod common;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use common::*;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Response = hyper::Response<BoxBody<Bytes, BoxError>>;
+
+/// A fault the server answers an object GET with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// 503 SlowDown, as S3 throttles.
+    SlowDown,
+    /// 500 InternalError.
+    Internal,
+    /// The connection is dropped without an answer.
+    Reset,
+    /// 200 with the full Content-Length, but the body stops half-way.
+    Truncate,
+    /// 403 AccessDenied.
+    Denied,
+}
+
+/// Faults per object path (`/bucket/key`): each GET takes the next one;
+/// once they are used up the object is served normally, unless `always` is set.
+#[derive(Default)]
+struct Faults {
+    queued: Mutex<HashMap<String, Vec<Fault>>>,
+    always: Mutex<HashMap<String, Fault>>,
+}
+
+impl Faults {
+    fn next(&self, path: &str) -> Option<Fault> {
+        if let Some(f) = self.always.lock().unwrap().get(path) {
+            return Some(*f);
+        }
+        let mut queued = self.queued.lock().unwrap();
+        let faults = queued.get_mut(path)?;
+        (!faults.is_empty()).then(|| faults.remove(0))
+    }
+}
+
+fn s3_error(status: u16, code: &str, message: &str) -> Response {
+    let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>");
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", "application/xml")
+        .body(
+            Full::new(Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
+        .unwrap()
+}
 
 const ACCESS_KEY: &str = "fedtrail-test";
 const SECRET_KEY: &str = "fedtrail-test-secret";
@@ -27,6 +83,10 @@ struct Server {
 
 impl Server {
     fn start(root: &Path) -> Server {
+        Server::with_faults(root, Arc::default())
+    }
+
+    fn with_faults(root: &Path, faults: Arc<Faults>) -> Server {
         let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
         let mut builder = s3s::service::S3ServiceBuilder::new(fs);
         builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
@@ -47,17 +107,21 @@ impl Server {
                     let Ok((socket, _)) = listener.accept().await else {
                         continue;
                     };
-                    let (service, counter) = (service.clone(), counter.clone());
+                    let (service, counter, faults) =
+                        (service.clone(), counter.clone(), faults.clone());
                     tokio::spawn(async move {
                         let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                             let is_object_get = req.method() == hyper::Method::GET
                                 && !req.uri().query().is_some_and(|q| q.contains("list-type"))
                                 && req.uri().path().trim_matches('/').contains('/');
-                            if is_object_get {
+                            let fault = if is_object_get {
                                 counter.fetch_add(1, Ordering::Relaxed);
-                            }
+                                faults.next(req.uri().path())
+                            } else {
+                                None
+                            };
                             let service = service.clone();
-                            async move { hyper::service::Service::call(&service, req).await }
+                            answer(service, req, fault)
                         });
                         let _ = ConnBuilder::new(TokioExecutor::new())
                             .serve_connection(TokioIo::new(socket), svc)
@@ -74,6 +138,58 @@ impl Server {
 
     fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+}
+
+/// The real service's answer, or the fault.
+async fn answer(
+    service: s3s::service::S3Service,
+    req: hyper::Request<hyper::body::Incoming>,
+    fault: Option<Fault>,
+) -> Result<Response, BoxError> {
+    match fault {
+        None => real(&service, req).await.map(|r| r.map(|b| b.boxed())),
+        Some(Fault::SlowDown) => Ok(s3_error(
+            503,
+            "SlowDown",
+            "Please reduce your request rate.",
+        )),
+        Some(Fault::Internal) => Ok(s3_error(
+            500,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        )),
+        Some(Fault::Denied) => Ok(s3_error(403, "AccessDenied", "Access Denied")),
+        Some(Fault::Reset) => Err("connection reset by the test server".into()),
+        Some(Fault::Truncate) => {
+            let (parts, body) = match real(&service, req).await {
+                Ok(response) => response.into_parts(),
+                Err(e) => return Err(e),
+            };
+            let full = match body.collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(e) => return Err(e.to_string().into()),
+            };
+            let half = full.slice(..full.len() / 2);
+            let frames: Vec<Result<Frame<Bytes>, BoxError>> = vec![
+                Ok(Frame::data(half)),
+                Err("body cut short by the test server".into()),
+            ];
+            Ok(hyper::Response::from_parts(
+                parts,
+                StreamBody::new(futures::stream::iter(frames)).boxed(),
+            ))
+        }
+    }
+}
+
+async fn real(
+    service: &s3s::service::S3Service,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<s3s::Body>, BoxError> {
+    match hyper::service::Service::call(service, req).await {
+        Ok(response) => Ok(response),
+        Err(e) => Err(format!("{e:?}").into()),
     }
 }
 
@@ -210,4 +326,130 @@ fn an_unreachable_endpoint_is_a_clear_error() {
     assert_eq!(result.status.code(), Some(2));
     let stderr = text(&result.stderr);
     assert!(stderr.contains("s3://trail/: cannot list"), "{stderr}");
+}
+
+/// Object paths (`/bucket/key`) of a generated corpus, in key order.
+fn object_paths(bucket_dir: &Path, bucket: &str) -> Vec<String> {
+    files_below(bucket_dir)
+        .iter()
+        .map(|f| format!("/{bucket}/{}", f.display()))
+        .filter(|p| p.contains("/CloudTrail/"))
+        .collect()
+}
+
+#[test]
+fn transient_faults_are_retried_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("flaky");
+    generate(
+        &bucket,
+        &[
+            "--events",
+            "1500",
+            "--seed",
+            "9",
+            "--scenario",
+            "none",
+            "--days",
+            "1",
+        ],
+    );
+    let paths = object_paths(&bucket, "flaky");
+    let faults = Arc::new(Faults::default());
+    let plan = [
+        vec![Fault::SlowDown, Fault::SlowDown],
+        vec![Fault::Internal, Fault::SlowDown],
+        vec![Fault::Reset],
+        vec![Fault::Truncate],
+        vec![Fault::Truncate, Fault::Reset, Fault::Internal],
+    ];
+    for (i, faults_of_key) in plan.iter().enumerate() {
+        faults
+            .queued
+            .lock()
+            .unwrap()
+            .insert(paths[i * 7 + 1].clone(), faults_of_key.clone());
+    }
+    let server = Server::with_faults(dir.path(), faults.clone());
+    let (clean, flaky) = (dir.path().join("clean"), dir.path().join("out"));
+    assert_eq!(scan(&[&bucket], &clean, &[]).status.code(), Some(0));
+    let result = scan_s3(&server, "s3://flaky/", &flaky, &[]);
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    assert!(
+        faults.queued.lock().unwrap().values().all(Vec::is_empty),
+        "every planned fault was served"
+    );
+    assert_eq!(
+        comparable(all_events(&flaky)),
+        comparable(all_events(&clean))
+    );
+    assert_eq!(
+        rows(&flaky.join("failures.parquet")),
+        rows(&clean.join("failures.parquet"))
+    );
+    let extra = plan.iter().map(Vec::len).sum::<usize>() as u64;
+    assert_eq!(
+        server.gets.load(Ordering::Relaxed),
+        paths.len() as u64 + extra,
+        "one retry per fault"
+    );
+}
+
+#[test]
+fn a_key_that_always_fails_is_unreadable_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("locked");
+    generate(
+        &bucket,
+        &[
+            "--events",
+            "800",
+            "--seed",
+            "2",
+            "--scenario",
+            "none",
+            "--days",
+            "1",
+        ],
+    );
+    let paths = object_paths(&bucket, "locked");
+    let faults = Arc::new(Faults::default());
+    faults
+        .always
+        .lock()
+        .unwrap()
+        .insert(paths[2].clone(), Fault::Denied);
+    faults
+        .always
+        .lock()
+        .unwrap()
+        .insert(paths[5].clone(), Fault::Internal);
+    let server = Server::with_faults(dir.path(), faults);
+    let out = dir.path().join("out");
+    let result = scan_s3(&server, "s3://locked/", &out, &["--max-attempts", "3"]);
+    assert_eq!(result.status.code(), Some(1), "{}", text(&result.stderr));
+    let stderr = text(&result.stderr);
+    let objects = rows(&out.join("objects.parquet"));
+    for (path, want) in [(&paths[2], "AccessDenied"), (&paths[5], "InternalError")] {
+        let key = path.trim_start_matches("/locked/");
+        let row = objects
+            .iter()
+            .find(|o| str_field(o, "key") == Some(key))
+            .expect("listed");
+        assert_eq!(str_field(row, "status"), Some("unreadable"));
+        assert!(
+            str_field(row, "reason").unwrap().contains(want),
+            "{:?}",
+            str_field(row, "reason")
+        );
+        assert!(
+            stderr.contains(&format!("s3://locked/{key}: cannot fetch")),
+            "{stderr}"
+        );
+    }
+    let ok = objects
+        .iter()
+        .filter(|o| str_field(o, "status") == Some("ok"))
+        .count();
+    assert_eq!(ok, paths.len() - 2, "every other object was read");
 }
