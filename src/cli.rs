@@ -41,10 +41,13 @@ pub enum Command {
   fedtrail scan ./AWSLogs --since 48h --account 123456789012 --region us-east-1 --out /tmp/r
   fedtrail scan ./AWSLogs --start 2026-05-26T06:00Z --end 2026-05-26T12:00Z
   fedtrail scan s3://org-trail-bucket/AWSLogs/ --start 2026-05-26T06:00Z --end 2026-05-26T12:00Z
-  fedtrail scan s3://bucket/prefix --endpoint-url http://127.0.0.1:9000")]
+  fedtrail scan s3://bucket/prefix --endpoint-url http://127.0.0.1:9000
+  fedtrail scan trail:org-trail --since 24h --region ap-southeast-2
+  fedtrail scan lookup: --since 6h --aws-region us-east-1")]
 pub struct ScanArgs {
-    /// Folders (walked recursively), files, or s3://bucket/prefix URLs of CloudTrail logs,
-    /// .json.gz or .json. Digest and Insights objects are skipped. [default: sample-logs]
+    /// Folders (walked recursively), files, s3://bucket/prefix URLs, trail:NAME (the
+    /// trail's bucket, found with DescribeTrails) or lookup: (the LookupEvents API: last 90
+    /// days, management events, one region) of CloudTrail logs. [default: sample-logs]
     #[arg(value_name = "SOURCE")]
     pub sources: Vec<String>,
 
@@ -94,13 +97,14 @@ pub struct ScanArgs {
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
 
-    /// AWS profile for s3:// sources. [default: the standard credential chain]
+    /// AWS profile for s3://, trail: and lookup: sources. [default: the standard chain]
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
 
-    /// Region of the S3 endpoint. [default: AWS_REGION or the profile's, else us-east-1]
+    /// Region for AWS API calls: the S3 endpoint, DescribeTrails, LookupEvents.
+    /// [default: AWS_REGION or the profile's, else us-east-1]
     #[arg(long, value_name = "REGION")]
-    pub bucket_region: Option<String>,
+    pub aws_region: Option<String>,
 
     /// S3 GET requests in flight.
     #[arg(long, value_name = "N", default_value_t = 64)]

@@ -121,7 +121,7 @@ pub fn scan_config(args: &ScanArgs, now: Micros, cores: usize) -> Result<ScanCon
         s3: crate::fetch::S3Options {
             endpoint_url: args.endpoint_url.clone(),
             profile: args.profile.clone(),
-            region: args.bucket_region.clone(),
+            region: args.aws_region.clone(),
             concurrency: args.concurrency,
             attempts: args.max_attempts,
         },

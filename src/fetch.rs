@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
-use aws_config::BehaviorVersion;
+use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::Client;
 use tokio::sync::{mpsc, Semaphore};
@@ -32,8 +32,9 @@ pub struct S3Options {
     pub attempts: u32,
 }
 
-/// Builds an S3 client from the standard credential and region chain.
-pub async fn client(opts: &S3Options) -> Client {
+/// The standard credential and region chain (environment, profile, SSO,
+/// instance role), with the retry policy and, if none is found, us-east-1.
+pub async fn aws_config(opts: &S3Options) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(opts.attempts.max(1)));
     if let Some(profile) = &opts.profile {
@@ -42,16 +43,33 @@ pub async fn client(opts: &S3Options) -> Client {
     if let Some(region) = &opts.region {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
-    if let Some(endpoint) = &opts.endpoint_url {
-        loader = loader.endpoint_url(endpoint);
-    }
     let shared = loader.load().await;
-    let mut conf =
-        aws_sdk_s3::config::Builder::from(&shared).force_path_style(opts.endpoint_url.is_some());
-    if shared.region().is_none() {
-        conf = conf.region(aws_config::Region::from_static("us-east-1"));
+    if shared.region().is_some() {
+        return shared;
+    }
+    shared
+        .into_builder()
+        .region(aws_config::Region::from_static("us-east-1"))
+        .build()
+}
+
+/// An S3 client; `--endpoint-url` (or `AWS_ENDPOINT_URL[_S3]`) selects an
+/// S3-compatible store, addressed path-style.
+pub fn s3_client(shared: &SdkConfig, opts: &S3Options) -> Client {
+    let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    let mut conf = aws_sdk_s3::config::Builder::from(shared)
+        .force_path_style(opts.endpoint_url.is_some() || env_endpoint);
+    if let Some(endpoint) = &opts.endpoint_url {
+        conf = conf.endpoint_url(endpoint);
     }
     Client::from_conf(conf.build())
+}
+
+/// A CloudTrail client (`AWS_ENDPOINT_URL_CLOUDTRAIL` selects another endpoint).
+pub fn cloudtrail_client(shared: &SdkConfig) -> aws_sdk_cloudtrail::Client {
+    aws_sdk_cloudtrail::Client::new(shared)
 }
 
 /// One object's bytes, or why they could not be had.

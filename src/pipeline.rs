@@ -77,31 +77,50 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let started_at = Utc::now();
     let clock = Instant::now();
     let requests = Arc::new(Requests::default());
-    let mut s3: Option<(tokio::runtime::Runtime, aws_sdk_s3::Client)> = None;
+    let mut aws: Option<Aws> = None;
     let mut objects = Vec::new();
+    // Bytes already in hand (LookupEvents answers), by object index.
+    let mut inline: Vec<Option<Vec<u8>>> = Vec::new();
     for input in &cfg.inputs {
-        if input.starts_with("s3://") {
-            let url = S3Url::parse(input)?;
-            if s3.is_none() {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .map_err(ScanError::Runtime)?;
-                let client = runtime.block_on(fetch::client(&cfg.s3));
-                s3 = Some((runtime, client));
-            }
-            let (runtime, client) = s3.as_ref().expect("set above");
-            objects.extend(runtime.block_on(source::s3::list(
-                client,
-                &url,
+        let remote = ["s3://", "trail:", "lookup:"]
+            .iter()
+            .any(|p| input.starts_with(p));
+        if !remote {
+            objects.extend(source::list(input, &cfg.filter)?);
+            continue;
+        }
+        if aws.is_none() {
+            aws = Some(Aws::start(cfg)?);
+        }
+        let aws = aws.as_ref().expect("set above");
+        if input.starts_with("lookup:") {
+            let found = aws.runtime.block_on(source::cloudtrail::lookup(
+                &aws.cloudtrail,
                 &cfg.filter,
                 &requests,
-            ))?);
-        } else {
-            objects.extend(source::list(input, &cfg.filter)?);
+            ))?;
+            inline.resize(objects.len(), None);
+            for (obj, bytes) in found {
+                objects.push(obj);
+                inline.push(Some(bytes));
+            }
+            continue;
         }
+        let url = match input.strip_prefix("trail:") {
+            Some(name) => aws
+                .runtime
+                .block_on(source::cloudtrail::trail_url(&aws.cloudtrail, name))?,
+            None => input.clone(),
+        };
+        let url = S3Url::parse(&url)?;
+        objects.extend(aws.runtime.block_on(source::s3::list(
+            &aws.s3,
+            &url,
+            &cfg.filter,
+            &requests,
+        ))?);
     }
+    inline.resize(objects.len(), None);
     let list_s = clock.elapsed().as_secs_f64();
 
     let pool = rayon::ThreadPoolBuilder::new()
@@ -131,16 +150,25 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             .par_iter()
             .map_init(Scratch::default, |scratch, &i| {
                 let obj = &objects[i];
-                finish(obj, scratch, read_local(obj))
+                let bytes = match &inline[i] {
+                    Some(bytes) => Ok(bytes.clone()),
+                    None => read_local(obj),
+                };
+                finish(obj, scratch, bytes)
             })
             .collect()
     });
-    if let Some((runtime, client)) = &s3 {
+    if let Some(Aws {
+        runtime,
+        s3: client,
+        ..
+    }) = &aws
+    {
         let wanted = remote
             .iter()
             .filter_map(|&i| match &objects[i].location {
                 Location::S3 { bucket, key } => Some((i, bucket.clone(), key.clone())),
-                Location::File(_) => None,
+                Location::File(_) | Location::Lookup { .. } => None,
             })
             .collect();
         let (tx, mut rx) = tokio::sync::mpsc::channel(cfg.threads * 2);
@@ -196,7 +224,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             stored_mb_per_s: rate(counts.bytes_stored as f64 / 1e6),
         },
         counts,
-        s3_requests: s3.as_ref().map(|_| S3Requests {
+        s3_requests: aws.as_ref().map(|_| S3Requests {
             list: requests.list.load(Ordering::Relaxed),
             get: requests.get.load(Ordering::Relaxed),
             bytes_fetched: requests.bytes.load(Ordering::Relaxed),
@@ -282,6 +310,31 @@ fn by_reason(objects: &[ObjectReport], status: ObjectStatus) -> Vec<ReasonCount>
     v
 }
 
+/// The async runtime and AWS clients, made once when an input needs them.
+struct Aws {
+    runtime: tokio::runtime::Runtime,
+    s3: aws_sdk_s3::Client,
+    cloudtrail: aws_sdk_cloudtrail::Client,
+}
+
+impl Aws {
+    fn start(cfg: &ScanConfig) -> Result<Aws, ScanError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(ScanError::Runtime)?;
+        let shared = runtime.block_on(fetch::aws_config(&cfg.s3));
+        let s3 = fetch::s3_client(&shared, &cfg.s3);
+        let cloudtrail = fetch::cloudtrail_client(&shared);
+        Ok(Aws {
+            runtime,
+            s3,
+            cloudtrail,
+        })
+    }
+}
+
 fn is_remote(obj: &ObjectRef) -> bool {
     matches!(obj.location, Location::S3 { .. })
 }
@@ -290,7 +343,9 @@ fn is_remote(obj: &ObjectRef) -> bool {
 fn read_local(obj: &ObjectRef) -> Fetched {
     match &obj.location {
         Location::File(path) => std::fs::read(path).map_err(|e| format!("cannot read: {e}")),
-        Location::S3 { .. } => Err("internal error: an S3 object was not fetched".into()),
+        Location::S3 { .. } | Location::Lookup { .. } => {
+            Err("internal error: a remote object was not fetched".into())
+        }
     }
 }
 

@@ -195,19 +195,19 @@ async fn real(
 
 /// `fedtrail scan` against the test server, with credentials for it only.
 fn scan_s3(server: &Server, url: &str, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "scan",
-        url,
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--endpoint-url",
-    ];
     let endpoint = server.endpoint();
-    args.push(&endpoint);
+    let mut args = vec!["--endpoint-url", endpoint.as_str()];
     args.extend(extra);
-    std::process::Command::new(env!("CARGO_BIN_EXE_fedtrail"))
-        .args(&args)
+    scan_aws(url, out, &args, &[])
+}
+
+/// `fedtrail scan SOURCE` with test credentials, no AWS configuration from
+/// this machine, and the given extra environment.
+fn scan_aws(source: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut args = vec!["scan", source, "--out", out.to_str().unwrap(), "--quiet"];
+    args.extend(extra);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fedtrail"));
+    cmd.args(&args)
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .env("AWS_REGION", "us-east-1")
@@ -216,8 +216,12 @@ fn scan_s3(server: &Server, url: &str, out: &Path, extra: &[&str]) -> Output {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_ENDPOINT_URL")
-        .output()
-        .unwrap()
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("AWS_ENDPOINT_URL_CLOUDTRAIL");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
 }
 
 /// Event rows without `source_object`, which names a path in one run and an
@@ -452,4 +456,222 @@ fn a_key_that_always_fails_is_unreadable_and_the_run_goes_on() {
         .filter(|o| str_field(o, "status") == Some("ok"))
         .count();
     assert_eq!(ok, paths.len() - 2, "every other object was read");
+}
+
+/// A stub of the CloudTrail API (JSON 1.1 protocol) on 127.0.0.1: one trail
+/// for DescribeTrails, and LookupEvents over the given records, newest first,
+/// in pages, answering the first request with a throttling error.
+struct CloudTrailStub {
+    addr: SocketAddr,
+    lookups: Arc<AtomicU64>,
+}
+
+impl CloudTrailStub {
+    fn start(trail: serde_json::Value, records: Vec<serde_json::Value>) -> CloudTrailStub {
+        let lookups = Arc::new(AtomicU64::new(0));
+        let counter = lookups.clone();
+        let state: StubState = Arc::new((trail, records));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                loop {
+                    let Ok((socket, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let (state, counter) = (state.clone(), counter.clone());
+                    tokio::spawn(async move {
+                        let svc =
+                            service_fn(move |req| stub_handle(req, state.clone(), counter.clone()));
+                        let _ = ConnBuilder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(socket), svc)
+                            .await;
+                    });
+                }
+            });
+        });
+        CloudTrailStub {
+            addr: rx.recv().unwrap(),
+            lookups,
+        }
+    }
+}
+
+type StubState = Arc<(serde_json::Value, Vec<serde_json::Value>)>;
+
+async fn stub_handle(
+    req: hyper::Request<hyper::body::Incoming>,
+    state: StubState,
+    counter: Arc<AtomicU64>,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let input: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    Ok(cloudtrail_answer(
+        &target, &input, &state.0, &state.1, &counter,
+    ))
+}
+
+fn json_response(status: u16, value: serde_json::Value) -> hyper::Response<Full<Bytes>> {
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", "application/x-amz-json-1.1")
+        .body(Full::new(Bytes::from(value.to_string())))
+        .unwrap()
+}
+
+fn cloudtrail_answer(
+    target: &str,
+    input: &serde_json::Value,
+    trail: &serde_json::Value,
+    records: &[serde_json::Value],
+    lookups: &AtomicU64,
+) -> hyper::Response<Full<Bytes>> {
+    if target.ends_with(".DescribeTrails") {
+        return json_response(200, serde_json::json!({"trailList": [trail]}));
+    }
+    if !target.ends_with(".LookupEvents") {
+        return json_response(
+            400,
+            serde_json::json!({"__type": "UnknownOperationException"}),
+        );
+    }
+    if lookups.fetch_add(1, Ordering::Relaxed) == 0 {
+        return json_response(
+            400,
+            serde_json::json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
+        );
+    }
+    let name = input["LookupAttributes"][0]["AttributeValue"]
+        .as_str()
+        .unwrap_or_default();
+    let secs = |v: &serde_json::Value| v.as_f64().map(|s| (s * 1e6) as i64);
+    let (start, end) = (secs(&input["StartTime"]), secs(&input["EndTime"]));
+    let time = |r: &serde_json::Value| {
+        fedtrail::time::parse_timestamp(r["eventTime"].as_str().unwrap_or("")).unwrap_or(0)
+    };
+    let mut matching: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["eventName"] == name)
+        .filter(|r| start.is_none_or(|s| time(r) >= s) && end.is_none_or(|e| time(r) <= e))
+        .collect();
+    matching.sort_by_key(|r| std::cmp::Reverse(time(r)));
+    let page = input["MaxResults"].as_u64().unwrap_or(50).min(50) as usize;
+    let from: usize = input["NextToken"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let events: Vec<serde_json::Value> = matching
+        .iter()
+        .skip(from)
+        .take(page)
+        .map(|r| serde_json::json!({"EventId": r["eventID"], "EventName": name, "EventTime": time(r) as f64 / 1e6, "CloudTrailEvent": r.to_string()}))
+        .collect();
+    let mut out = serde_json::json!({"Events": events});
+    if from + page < matching.len() {
+        out["NextToken"] = serde_json::json!((from + page).to_string());
+    }
+    json_response(200, out)
+}
+
+/// Every record of a generated corpus.
+fn all_records(dir: &Path) -> Vec<serde_json::Value> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    for file in files_below(dir) {
+        let raw = std::fs::read(dir.join(&file)).unwrap();
+        let mut text = Vec::new();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut text)
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        out.extend(doc["Records"].as_array().unwrap().iter().cloned());
+    }
+    out
+}
+
+#[test]
+fn trail_name_finds_the_bucket_and_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("org-trail-bucket").join("cloudtrail");
+    generate(
+        &logs,
+        &[
+            "--events",
+            "1200",
+            "--seed",
+            "4",
+            "--scenario",
+            "none",
+            "--days",
+            "1",
+        ],
+    );
+    let s3 = Server::start(dir.path());
+    let trail = serde_json::json!({
+        "Name": "org-trail", "S3BucketName": "org-trail-bucket", "S3KeyPrefix": "cloudtrail",
+        "IsOrganizationTrail": true, "HomeRegion": "us-east-1",
+        "TrailARN": "arn:aws:cloudtrail:us-east-1:555566667777:trail/org-trail",
+    });
+    let stub = CloudTrailStub::start(trail, Vec::new());
+    let (from_disk, from_trail) = (dir.path().join("disk"), dir.path().join("trail"));
+    assert_eq!(scan(&[&logs], &from_disk, &[]).status.code(), Some(0));
+    let ct = format!("http://{}", stub.addr);
+    let result = scan_aws(
+        "trail:org-trail",
+        &from_trail,
+        &["--endpoint-url", &s3.endpoint()],
+        &[("AWS_ENDPOINT_URL_CLOUDTRAIL", &ct)],
+    );
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    assert_eq!(
+        comparable(all_events(&from_trail)),
+        comparable(all_events(&from_disk))
+    );
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(from_trail.join("run.json")).unwrap())
+            .unwrap();
+    assert_eq!(run["inputs"][0], "trail:org-trail");
+}
+
+#[test]
+fn lookup_events_feed_the_same_classifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    generate(&logs, &["--events", "3000", "--seed", "8"]);
+    let stub = CloudTrailStub::start(serde_json::json!({}), all_records(&logs));
+    let window = ["--start", "2026-05-26T06:00Z", "--end", "2026-05-26T12:00Z"];
+    let (from_disk, from_lookup) = (dir.path().join("disk"), dir.path().join("lookup"));
+    assert_eq!(scan(&[&logs], &from_disk, &window).status.code(), Some(0));
+    let ct = format!("http://{}", stub.addr);
+    let result = scan_aws(
+        "lookup:",
+        &from_lookup,
+        &window,
+        &[("AWS_ENDPOINT_URL_CLOUDTRAIL", &ct)],
+    );
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    let events = comparable(all_events(&from_lookup));
+    assert!(events.len() > 100, "{}", events.len());
+    assert_eq!(events, comparable(all_events(&from_disk)));
+    let changes = |d: &Path| comparable(rows(&d.join("changes.parquet")));
+    assert_eq!(changes(&from_lookup), changes(&from_disk));
+    let pages = stub.lookups.load(Ordering::Relaxed);
+    assert!(
+        pages > fedtrail::classify::KEPT_EVENT_NAMES.len() as u64,
+        "every name asked, the throttled call retried, pages followed: {pages}"
+    );
 }

@@ -516,10 +516,6 @@ fn bad_flags_and_sources_exit_2_with_a_reason() {
             "/no/such/folder: cannot read",
         ),
         (vec!["scan", "--since", "3 days"], "is not a span"),
-        (
-            vec!["scan", "trail:org-trail"],
-            "not supported in this version yet",
-        ),
         (vec!["scan", "s3://"], "is not an S3 URL"),
         (vec!["scan", "--frobnicate"], "unexpected argument"),
     ] {

@@ -77,6 +77,41 @@ const IDENTITY_SOURCE_EVENTS: &[&str] = &[
     "DisableExternalIdPConfigurationForDirectory",
 ];
 
+/// Every event name `kind_of` can keep, for sources that must ask for
+/// events by name (CloudTrail LookupEvents).
+pub const KEPT_EVENT_NAMES: &[&str] = &[
+    "AssumeRoleWithSAML",
+    "ConsoleLogin",
+    "GetFederationToken",
+    "ExternalIdPDirectoryLogin",
+    "CredentialVerification",
+    "UserAuthentication",
+    "CreateSAMLProvider",
+    "UpdateSAMLProvider",
+    "DeleteSAMLProvider",
+    "UpdateAssumeRolePolicy",
+    "UpdateRole",
+    "PutRolePolicy",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "DeleteRolePolicy",
+    "CreatePolicy",
+    "UpdatePolicy",
+    "AttachPolicy",
+    "DetachPolicy",
+    "DeletePolicy",
+    "CreateUser",
+    "DeleteUser",
+    "UpdateUserIdentityInfo",
+    "AssociateDirectory",
+    "DisassociateDirectory",
+    "CreateExternalIdPConfigurationForDirectory",
+    "UpdateExternalIdPConfigurationForDirectory",
+    "DeleteExternalIdPConfigurationForDirectory",
+    "EnableExternalIdPConfigurationForDirectory",
+    "DisableExternalIdPConfigurationForDirectory",
+];
+
 /// Decides from source and name alone (plus, for console sign-ins, whether
 /// the principal is federated) whether fedtrail keeps a record. The traps of
 /// TAXONOMY.md live here: STS's own `GetFederationToken`,
@@ -464,6 +499,35 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_name_kept_is_listed_for_lookup() {
+        const SOURCES: &[&str] = &[
+            "sts.amazonaws.com",
+            "signin.amazonaws.com",
+            "connect.amazonaws.com",
+            "iam.amazonaws.com",
+            "organizations.amazonaws.com",
+            "sso.amazonaws.com",
+            "sso-directory.amazonaws.com",
+        ];
+        let saml = simd_json::json!({"additionalEventData": {"SamlProviderArn": "arn:aws:iam::1:saml-provider/X"}});
+        let saml: Value = saml.into();
+        for name in KEPT_EVENT_NAMES {
+            assert!(
+                SOURCES.iter().any(|s| kind_of(s, name, &saml).is_some()),
+                "{name} is listed but never kept"
+            );
+        }
+        let kept = [
+            "ExternalIdPDirectoryLogin",
+            "DeleteRolePolicy",
+            "DisableExternalIdPConfigurationForDirectory",
+        ];
+        for name in kept {
+            assert!(KEPT_EVENT_NAMES.contains(&name));
+        }
+    }
 
     #[test]
     fn helpers() {

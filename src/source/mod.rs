@@ -5,6 +5,7 @@
 //! selection) with a reason, so every object found is accounted for. Reading
 //! the bytes is `fetch`'s job.
 
+pub mod cloudtrail;
 pub mod layout;
 pub mod s3;
 
@@ -34,7 +35,14 @@ pub struct ObjectRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     File(PathBuf),
-    S3 { bucket: String, key: String },
+    S3 {
+        bucket: String,
+        key: String,
+    },
+    /// The events of one name from CloudTrail LookupEvents.
+    Lookup {
+        event_name: String,
+    },
 }
 
 impl ObjectRef {
@@ -70,6 +78,7 @@ impl ObjectRef {
         match &self.location {
             Location::File(path) => path.display().to_string(),
             Location::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+            Location::Lookup { event_name } => format!("lookup:{event_name}"),
         }
     }
 }
@@ -83,8 +92,10 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}: not supported in this version yet; use a folder or an s3:// URL")]
-    Unsupported(String),
+    #[error("trail:{name}: cannot find the trail's bucket: {message}")]
+    Trail { name: String, message: String },
+    #[error("lookup: LookupEvents for {name} failed: {message}")]
+    Lookup { name: String, message: String },
     #[error("{url}: cannot list: {message}")]
     S3List { url: String, message: String },
     #[error("{0:?} is not an S3 URL; write s3://bucket or s3://bucket/prefix/")]
@@ -93,9 +104,6 @@ pub enum SourceError {
 
 /// Lists every object under `input`, sorted by key, each marked read or skip.
 pub fn list(input: &str, filter: &Filter) -> Result<Vec<ObjectRef>, SourceError> {
-    if input.starts_with("trail:") || input.starts_with("lookup:") {
-        return Err(SourceError::Unsupported(input.to_string()));
-    }
     let root = Path::new(input);
     let io_err = |path: &Path, source| SourceError::Io {
         path: path.display().to_string(),
