@@ -500,3 +500,60 @@ fn lookup_events_feed_the_same_classifier() {
         "every name asked, the throttled call retried, pages followed: {pages}"
     );
 }
+
+#[test]
+fn non_organisation_layout_with_a_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("plain");
+    generate(&bucket, &["--events", "4000", "--seed", "6"]);
+    // Move AWSLogs/o-org/ACCOUNT/... up to AWSLogs/ACCOUNT/..., the layout of
+    // a trail that is not an organisation trail.
+    let logs = bucket.join("AWSLogs");
+    for org in std::fs::read_dir(&logs).unwrap() {
+        let org = org.unwrap().path();
+        for account in std::fs::read_dir(&org).unwrap() {
+            let account = account.unwrap().path();
+            std::fs::rename(&account, logs.join(account.file_name().unwrap())).unwrap();
+        }
+        std::fs::remove_dir(&org).unwrap();
+    }
+    let server = Server::start(dir.path());
+    let selection = [
+        "--start",
+        "2026-05-26T08:00Z",
+        "--end",
+        "2026-05-26T20:00Z",
+        "--account",
+        "222233334444",
+        "--account",
+        "333344445555",
+        "--region",
+        "us-east-1",
+    ];
+    let (from_disk, from_s3) = (dir.path().join("disk"), dir.path().join("s3"));
+    assert_eq!(
+        scan(&[&bucket], &from_disk, &selection).status.code(),
+        Some(0)
+    );
+    let result = scan_s3(&server, "s3://plain/", &from_s3, &selection);
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    let events = comparable(all_events(&from_s3));
+    assert!(!events.is_empty());
+    assert_eq!(events, comparable(all_events(&from_disk)));
+    for e in &events {
+        assert!(matches!(
+            str_field(e, "account_id"),
+            Some("222233334444" | "333344445555")
+        ));
+        assert_eq!(str_field(e, "region"), Some("us-east-1"));
+    }
+    let listed = rows(&from_s3.join("objects.parquet"));
+    assert!(
+        listed.iter().all(|o| {
+            let key = str_field(o, "key").unwrap();
+            (key.contains("/222233334444/") || key.contains("/333344445555/"))
+                && key.contains("/us-east-1/")
+        }),
+        "other accounts and regions are never listed"
+    );
+}
