@@ -15,22 +15,15 @@
 mod s3_server;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
-use s3_server::{Server, ACCESS_KEY, SECRET_KEY};
+use s3_server::{fedtrail_aws, Server};
 
 const FEDTRAIL: &str = env!("CARGO_BIN_EXE_fedtrail");
 
 fn run(args: &[&str]) -> std::process::Output {
-    let out = Command::new(FEDTRAIL)
+    let out = fedtrail_aws(FEDTRAIL)
         .args(args)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .expect("fedtrail runs");
     assert!(

@@ -31,18 +31,8 @@ fn scan_s3(server: &Server, url: &str, out: &Path, extra: &[&str]) -> Output {
 fn scan_aws(source: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let mut args = vec!["scan", source, "--out", out.to_str().unwrap(), "--quiet"];
     args.extend(extra);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fedtrail"));
-    cmd.args(&args)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ENDPOINT_URL_S3")
-        .env_remove("AWS_ENDPOINT_URL_CLOUDTRAIL");
+    let mut cmd = fedtrail_aws(env!("CARGO_BIN_EXE_fedtrail"));
+    cmd.args(&args);
     for (k, v) in env {
         cmd.env(k, v);
     }

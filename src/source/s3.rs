@@ -251,36 +251,16 @@ fn list_error(bucket: &str, prefix: &str, e: impl std::fmt::Display) -> SourceEr
     }
 }
 
-/// The child folders of a prefix (one delimiter listing, all pages).
+/// The child folders of a prefix (a delimiter listing, all pages).
 async fn folders(
     client: &Client,
     bucket: &str,
     prefix: &str,
     requests: &Requests,
 ) -> Result<Vec<String>, SourceError> {
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        requests.list.fetch_add(1, Ordering::Relaxed);
-        let page = client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .delimiter("/")
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| list_error(bucket, prefix, aws_sdk_s3::error::DisplayErrorContext(e)))?;
-        out.extend(
-            page.common_prefixes()
-                .iter()
-                .filter_map(|p| p.prefix().map(str::to_owned)),
-        );
-        token = page.next_continuation_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
+    Ok(list_pages(client, bucket, prefix, true, None, requests)
+        .await?
+        .0)
 }
 
 /// Every object below a prefix (all pages), as (key, size).
@@ -291,7 +271,24 @@ async fn objects(
     start_after: Option<&str>,
     requests: &Requests,
 ) -> Result<Vec<(String, u64)>, SourceError> {
-    let mut out = Vec::new();
+    Ok(
+        list_pages(client, bucket, prefix, false, start_after, requests)
+            .await?
+            .1,
+    )
+}
+
+/// One ListObjectsV2 listing followed through all its pages: the common
+/// prefixes (with `delimited`) and the objects, as (key, size).
+async fn list_pages(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    delimited: bool,
+    start_after: Option<&str>,
+    requests: &Requests,
+) -> Result<(Vec<String>, Vec<(String, u64)>), SourceError> {
+    let (mut folders, mut objects) = (Vec::new(), Vec::new());
     let mut token = None;
     loop {
         requests.list.fetch_add(1, Ordering::Relaxed);
@@ -299,21 +296,25 @@ async fn objects(
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
+            .set_delimiter(delimited.then(|| "/".to_string()))
             .set_start_after(start_after.map(str::to_owned))
             .set_continuation_token(token)
             .send()
             .await
             .map_err(|e| list_error(bucket, prefix, aws_sdk_s3::error::DisplayErrorContext(e)))?;
+        folders.extend(
+            page.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_owned)),
+        );
         for o in page.contents() {
-            if let Some(key) = o.key() {
-                if !key.ends_with('/') {
-                    out.push((key.to_string(), o.size().unwrap_or(0).max(0) as u64));
-                }
+            if let Some(key) = o.key().filter(|k| !k.ends_with('/')) {
+                objects.push((key.to_string(), o.size().unwrap_or(0).max(0) as u64));
             }
         }
         token = page.next_continuation_token().map(str::to_owned);
         if token.is_none() {
-            return Ok(out);
+            return Ok((folders, objects));
         }
     }
 }

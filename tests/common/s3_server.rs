@@ -188,3 +188,20 @@ async fn real(
         Err(e) => Err(format!("{e:?}").into()),
     }
 }
+
+/// The `fedtrail` binary with credentials for the test server and nothing
+/// of this machine's AWS configuration (no profile, no endpoints, no IMDS).
+pub fn fedtrail_aws(binary: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(binary);
+    cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("AWS_ENDPOINT_URL_CLOUDTRAIL");
+    cmd
+}
