@@ -232,15 +232,12 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         durations: Durations {
             list_s,
             process_s,
-            write_s: 0.0,
-            total_s: elapsed,
+            merge_s: elapsed - list_s - process_s,
+            until_write_s: elapsed,
         },
         exit_code,
     };
-    let write_started = clock.elapsed().as_secs_f64();
     run.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
-    // The write time cannot be known before writing: run.json records the
-    // durations up to the write, and the CLI reports the total.
     let report = Report {
         merged: &merged,
         failures: &failures,
@@ -249,8 +246,6 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     };
     sinks::write_dataset(&cfg.out, &report)?;
     let summary = sinks::summary::terminal(&report, &cfg.out.display().to_string());
-    run.durations.write_s = clock.elapsed().as_secs_f64() - write_started;
-    run.durations.total_s = clock.elapsed().as_secs_f64();
     Ok(ScanOutcome {
         exit_code,
         summary,

@@ -83,12 +83,16 @@ pub struct ReasonCount {
     pub objects: u64,
 }
 
+/// Where the time went, up to the moment the reports are written (run.json
+/// is one of them, so the write itself cannot be in it).
 #[derive(Debug, Clone, Serialize)]
 pub struct Durations {
     pub list_s: f64,
+    /// Fetching, decoding and classifying.
     pub process_s: f64,
-    pub write_s: f64,
-    pub total_s: f64,
+    /// Merging, de-duplicating and aggregating.
+    pub merge_s: f64,
+    pub until_write_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
