@@ -96,41 +96,47 @@ fn main() {
     let objects = s3["counts"]["objects_read"].as_f64().unwrap();
     let bytes = s3["s3_requests"]["bytes_fetched"].as_f64().unwrap();
 
-    println!(
-        "S3 scan of {records} records in {objects} objects ({:.1} MB stored), {runs} runs each, median:",
-        bytes / 1e6
-    );
-    println!(
-        "{:>12} {:>10} {:>12} {:>10} {:>14}",
-        "concurrency", "wall s", "objects/s", "MB/s", "vs conc. 1"
-    );
-    let mut base = None;
-    for concurrency in [1, 16, 64] {
-        let c = concurrency.to_string();
+    let timed = |args: &[&str]| {
         let times: Vec<f64> = (0..runs)
             .map(|_| {
                 let start = Instant::now();
-                run(&[
-                    "scan",
-                    "s3://bench/",
-                    "--endpoint-url",
-                    &endpoint,
-                    "--concurrency",
-                    &c,
-                    "--out",
-                    out,
-                    "--quiet",
-                ]);
+                run(args);
                 start.elapsed().as_secs_f64()
             })
             .collect();
-        let t = median(times);
-        let base_t = *base.get_or_insert(t);
+        median(times)
+    };
+    println!(
+        "scan of {records} records in {objects} objects ({:.1} MB stored), {runs} runs each, median:",
+        bytes / 1e6
+    );
+    println!(
+        "{:>16} {:>8} {:>10} {:>7} {:>11}",
+        "source", "wall s", "objects/s", "MB/s", "vs disk"
+    );
+    let disk_t = timed(&["scan", bucket.to_str().unwrap(), "--out", out, "--quiet"]);
+    let row = |name: &str, t: f64| {
         println!(
-            "{concurrency:>12} {t:>10.2} {:>12.0} {:>10.1} {:>13.2}x",
+            "{name:>16} {t:>8.2} {:>10.0} {:>7.1} {:>10.2}x",
             objects / t,
             bytes / 1e6 / t,
-            base_t / t
+            disk_t / t
         );
+    };
+    row("disk", disk_t);
+    for concurrency in [1, 16, 64] {
+        let c = concurrency.to_string();
+        let t = timed(&[
+            "scan",
+            "s3://bench/",
+            "--endpoint-url",
+            &endpoint,
+            "--concurrency",
+            &c,
+            "--out",
+            out,
+            "--quiet",
+        ]);
+        row(&format!("s3, {concurrency} in flight"), t);
     }
 }

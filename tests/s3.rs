@@ -299,6 +299,9 @@ impl CloudTrailStub {
                     let Ok((socket, _)) = listener.accept().await else {
                         continue;
                     };
+                    // Small request/response exchanges otherwise wait on
+                    // Nagle's algorithm and delayed ACKs (~40 ms each).
+                    let _ = socket.set_nodelay(true);
                     let (state, counter) = (state.clone(), counter.clone());
                     tokio::spawn(async move {
                         let svc =

@@ -103,6 +103,9 @@ impl Server {
                     let Ok((socket, _)) = listener.accept().await else {
                         continue;
                     };
+                    // Small request/response exchanges otherwise wait on
+                    // Nagle's algorithm and delayed ACKs (~40 ms each).
+                    let _ = socket.set_nodelay(true);
                     let (service, counter, faults) =
                         (service.clone(), counter.clone(), faults.clone());
                     tokio::spawn(async move {
