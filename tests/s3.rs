@@ -489,7 +489,7 @@ fn lookup_events_feed_the_same_classifier() {
     assert_eq!(changes(&from_lookup), changes(&from_disk));
     let pages = stub.lookups.load(Ordering::Relaxed);
     assert!(
-        pages > fedtrail::classify::KEPT_EVENT_NAMES.len() as u64,
+        pages > fedtrail::classify::kept_event_names().len() as u64,
         "every name asked, the throttled call retried, pages followed: {pages}"
     );
 }

@@ -17,7 +17,7 @@ use aws_sdk_cloudtrail::Client;
 
 use super::s3::Requests;
 use super::{Location, ObjectRef, SourceError};
-use crate::classify::KEPT_EVENT_NAMES;
+use crate::classify::kept_event_names;
 use crate::filter::Filter;
 
 /// The S3 URL of a trail's logs, `s3://bucket/[prefix/]AWSLogs/`.
@@ -69,7 +69,7 @@ pub async fn lookup(
     let to_time = |t: i64| DateTime::from_millis(t.div_euclid(1000));
     let mut out = Vec::new();
     let mut first = true;
-    for name in KEPT_EVENT_NAMES {
+    for name in kept_event_names() {
         let mut records: Vec<String> = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -79,7 +79,7 @@ pub async fn lookup(
             first = false;
             let attribute = LookupAttribute::builder()
                 .attribute_key(LookupAttributeKey::EventName)
-                .attribute_value(*name)
+                .attribute_value(name)
                 .build()
                 .expect("key and value are set");
             requests.list.fetch_add(1, Ordering::Relaxed);
