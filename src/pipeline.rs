@@ -79,8 +79,6 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let requests = Arc::new(Requests::default());
     let mut aws: Option<Aws> = None;
     let mut objects = Vec::new();
-    // Bytes already in hand (LookupEvents answers), by object index.
-    let mut inline: Vec<Option<Vec<u8>>> = Vec::new();
     for input in &cfg.inputs {
         let remote = ["s3://", "trail:", "lookup:"]
             .iter()
@@ -99,11 +97,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
                 &cfg.filter,
                 &requests,
             ))?;
-            inline.resize(objects.len(), None);
-            for (obj, bytes) in found {
-                objects.push(obj);
-                inline.push(Some(bytes));
-            }
+            objects.extend(found);
             continue;
         }
         let url = match input.strip_prefix("trail:") {
@@ -120,7 +114,6 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             &requests,
         ))?);
     }
-    inline.resize(objects.len(), None);
     let list_s = clock.elapsed().as_secs_f64();
 
     let pool = rayon::ThreadPoolBuilder::new()
@@ -141,8 +134,9 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         bar.inc(1);
         out
     };
-    // Objects decided without reading (skipped, too large) and local files
-    // go straight to the workers; S3 objects come through the fetch stage.
+    // Objects decided without reading (skipped, too large), local files and
+    // LookupEvents documents go straight to the workers; S3 objects come
+    // through the fetch stage.
     let (remote, local): (Vec<usize>, Vec<usize>) = (0..objects.len())
         .partition(|&i| before_reading(&objects[i], cfg).is_none() && is_remote(&objects[i]));
     let mut outputs: Vec<ObjectOutput> = pool.install(|| {
@@ -150,11 +144,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             .par_iter()
             .map_init(Scratch::default, |scratch, &i| {
                 let obj = &objects[i];
-                let bytes = match &inline[i] {
-                    Some(bytes) => Ok(bytes.clone()),
-                    None => read_local(obj),
-                };
-                finish(obj, scratch, bytes)
+                finish(obj, scratch, read_in_hand(obj))
             })
             .collect()
     });
@@ -334,13 +324,13 @@ fn is_remote(obj: &ObjectRef) -> bool {
     matches!(obj.location, Location::S3 { .. })
 }
 
-/// A local file's bytes.
-fn read_local(obj: &ObjectRef) -> Fetched {
+/// The bytes of an object that needs no fetch stage: a local file, or a
+/// LookupEvents document already in hand.
+fn read_in_hand(obj: &ObjectRef) -> Fetched {
     match &obj.location {
         Location::File(path) => std::fs::read(path).map_err(|e| format!("cannot read: {e}")),
-        Location::S3 { .. } | Location::Lookup { .. } => {
-            Err("internal error: a remote object was not fetched".into())
-        }
+        Location::Lookup { document, .. } => Ok(document.to_vec()),
+        Location::S3 { .. } => Err("internal error: an S3 object was not fetched".into()),
     }
 }
 

@@ -59,12 +59,12 @@ pub async fn trail_url(client: &Client, name: &str) -> Result<String, SourceErro
 const LOOKUP_PACE: Duration = Duration::from_millis(500);
 
 /// Reads every kept event name's events in the window with LookupEvents.
-/// Returns one object per event name, with its bytes already in hand.
+/// Returns one object per event name, its document in the location.
 pub async fn lookup(
     client: &Client,
     filter: &Filter,
     requests: &Arc<Requests>,
-) -> Result<Vec<(ObjectRef, Vec<u8>)>, SourceError> {
+) -> Result<Vec<ObjectRef>, SourceError> {
     let source: Arc<str> = Arc::from("lookup:");
     let to_time = |t: i64| DateTime::from_millis(t.div_euclid(1000));
     let mut out = Vec::new();
@@ -106,17 +106,20 @@ pub async fn lookup(
                 break;
             }
         }
-        let bytes = format!("{{\"Records\":[{}]}}", records.join(",")).into_bytes();
-        let key = name.to_string();
-        let obj = ObjectRef {
+        let document: Arc<[u8]> = format!("{{\"Records\":[{}]}}", records.join(","))
+            .into_bytes()
+            .into();
+        out.push(ObjectRef {
             source: source.clone(),
-            key: key.clone(),
-            location: Location::Lookup { event_name: key },
-            size: bytes.len() as u64,
+            key: name.to_string(),
+            size: document.len() as u64,
+            location: Location::Lookup {
+                event_name: name.to_string(),
+                document,
+            },
             info: None,
             skip: None,
-        };
-        out.push((obj, bytes));
+        });
     }
     Ok(out)
 }

@@ -39,9 +39,11 @@ pub enum Location {
         bucket: String,
         key: String,
     },
-    /// The events of one name from CloudTrail LookupEvents.
+    /// The events of one name from CloudTrail LookupEvents, already in hand
+    /// as a `{"Records":[...]}` document.
     Lookup {
         event_name: String,
+        document: Arc<[u8]>,
     },
 }
 
@@ -78,7 +80,7 @@ impl ObjectRef {
         match &self.location {
             Location::File(path) => path.display().to_string(),
             Location::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
-            Location::Lookup { event_name } => format!("lookup:{event_name}"),
+            Location::Lookup { event_name, .. } => format!("lookup:{event_name}"),
         }
     }
 }
