@@ -15,8 +15,6 @@ use common::s3_server::*;
 use common::*;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 
 /// `fedtrail scan` against the test server, with credentials for it only.
 fn scan_s3(server: &Server, url: &str, out: &Path, extra: &[&str]) -> Output {
@@ -286,37 +284,10 @@ impl CloudTrailStub {
         let lookups = Arc::new(AtomicU64::new(0));
         let counter = lookups.clone();
         let state: StubState = Arc::new((trail, records));
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                loop {
-                    let Ok((socket, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    // Small request/response exchanges otherwise wait on
-                    // Nagle's algorithm and delayed ACKs (~40 ms each).
-                    let _ = socket.set_nodelay(true);
-                    let (state, counter) = (state.clone(), counter.clone());
-                    tokio::spawn(async move {
-                        let svc =
-                            service_fn(move |req| stub_handle(req, state.clone(), counter.clone()));
-                        let _ = ConnBuilder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(socket), svc)
-                            .await;
-                    });
-                }
-            });
-        });
-        CloudTrailStub {
-            addr: rx.recv().unwrap(),
-            lookups,
-        }
+        let addr = spawn_loopback(service_fn(move |req| {
+            stub_handle(req, state.clone(), counter.clone())
+        }));
+        CloudTrailStub { addr, lookups }
     }
 }
 

@@ -89,50 +89,21 @@ impl Server {
         let service = builder.build();
         let gets = Arc::new(AtomicU64::new(0));
         let counter = gets.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                loop {
-                    let Ok((socket, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    // Small request/response exchanges otherwise wait on
-                    // Nagle's algorithm and delayed ACKs (~40 ms each).
-                    let _ = socket.set_nodelay(true);
-                    let (service, counter, faults) =
-                        (service.clone(), counter.clone(), faults.clone());
-                    tokio::spawn(async move {
-                        let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                            let is_object_get = req.method() == hyper::Method::GET
-                                && !req.uri().query().is_some_and(|q| q.contains("list-type"))
-                                && req.uri().path().trim_matches('/').contains('/');
-                            let fault = if is_object_get {
-                                counter.fetch_add(1, Ordering::Relaxed);
-                                faults.next(req.uri().path())
-                            } else {
-                                None
-                            };
-                            let service = service.clone();
-                            answer(service, req, fault)
-                        });
-                        let _ = ConnBuilder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(socket), svc)
-                            .await;
-                    });
-                }
-            });
-        });
-        Server {
-            addr: rx.recv().unwrap(),
-            gets,
-        }
+        let addr = spawn_loopback(service_fn(
+            move |req: hyper::Request<hyper::body::Incoming>| {
+                let is_object_get = req.method() == hyper::Method::GET
+                    && !req.uri().query().is_some_and(|q| q.contains("list-type"))
+                    && req.uri().path().trim_matches('/').contains('/');
+                let fault = if is_object_get {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    faults.next(req.uri().path())
+                } else {
+                    None
+                };
+                answer(service.clone(), req, fault)
+            },
+        ));
+        Server { addr, gets }
     }
 
     pub fn endpoint(&self) -> String {
@@ -207,4 +178,49 @@ pub fn fedtrail_aws(binary: &str) -> std::process::Command {
         .env_remove("AWS_ENDPOINT_URL_S3")
         .env_remove("AWS_ENDPOINT_URL_CLOUDTRAIL");
     cmd
+}
+
+/// Serves `service` on a fresh 127.0.0.1 port from a thread and runtime of
+/// its own, for as long as the process lives; returns the address.
+pub fn spawn_loopback<S, B>(service: S) -> SocketAddr
+where
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = hyper::Response<B>,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                // Small request/response exchanges otherwise wait on
+                // Nagle's algorithm and delayed ACKs (~40 ms each).
+                let _ = socket.set_nodelay(true);
+                let service = service.clone();
+                tokio::spawn(async move {
+                    let _ = ConnBuilder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(socket), service)
+                        .await;
+                });
+            }
+        });
+    });
+    rx.recv().unwrap()
 }
