@@ -117,6 +117,54 @@ pub struct ScanArgs {
     /// Print nothing on stdout and show no progress; problems still go to stderr.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Incidents: a 5-minute bucket is hot when its failures reach this many times the
+    /// stage's median per bucket over the scanned period (and at least 2).
+    #[arg(
+        long,
+        value_name = "X",
+        default_value_t = 3.0,
+        help_heading = "Incident detection"
+    )]
+    pub incident_factor: f64,
+
+    /// Incidents: hot buckets this close together are one incident.
+    #[arg(
+        long,
+        value_name = "SPAN",
+        default_value = "1h",
+        help_heading = "Incident detection"
+    )]
+    pub incident_gap: String,
+
+    /// Incidents: fewest failures an incident may have (also the smallest certificate
+    /// rotation or regional concentration finding).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 5,
+        help_heading = "Incident detection"
+    )]
+    pub incident_min_failures: u64,
+
+    /// Incidents: fewest distinct people (session, user or source IP) an incident may affect.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 3,
+        help_heading = "Incident detection"
+    )]
+    pub incident_min_sessions: u64,
+
+    /// How long before an incident a configuration change may be to be named its suspected
+    /// cause. Scan at least this far back to see the change.
+    #[arg(
+        long,
+        value_name = "SPAN",
+        default_value = "24h",
+        help_heading = "Incident detection"
+    )]
+    pub cause_lookback: String,
 }
 
 #[derive(Debug, Args)]

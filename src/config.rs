@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::analyze::IncidentParams;
 use crate::cli::ScanArgs;
 use crate::filter::Filter;
 use crate::model::Micros;
@@ -15,6 +16,8 @@ pub const DEFAULT_SOURCE: &str = "sample-logs";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
+    #[error("--incident-factor {0} must be a number of at least 1 (how many times the baseline a bucket must reach)")]
+    BadFactor(String),
     #[error("--{flag} {value:?} is not a time; use RFC 3339 such as 2026-05-26T06:00:00Z or 2026-05-26T06:00Z")]
     BadTime { flag: &'static str, value: String },
     #[error(
@@ -53,12 +56,6 @@ pub fn scan_config(args: &ScanArgs, now: Micros, cores: usize) -> Result<ScanCon
                 })
                 .transpose()
         };
-    let span = |flag: &'static str, value: &str| {
-        parse_span(value).ok_or(ConfigError::BadSpan {
-            flag,
-            value: value.to_string(),
-        })
-    };
     let (start, end) = match &args.since {
         Some(since) => (Some(now - span("since", since)?), None),
         None => (time("start", &args.start)?, time("end", &args.end)?),
@@ -118,6 +115,7 @@ pub fn scan_config(args: &ScanArgs, now: Micros, cores: usize) -> Result<ScanCon
         max_object_bytes,
         progress: !args.quiet,
         report_problems: true,
+        incidents: incident_params(args)?,
         s3: crate::fetch::S3Options {
             endpoint_url: args.endpoint_url.clone(),
             profile: args.profile.clone(),
@@ -125,6 +123,26 @@ pub fn scan_config(args: &ScanArgs, now: Micros, cores: usize) -> Result<ScanCon
             concurrency: args.concurrency,
             attempts: args.max_attempts,
         },
+    })
+}
+
+fn span(flag: &'static str, value: &str) -> Result<Micros, ConfigError> {
+    parse_span(value).ok_or(ConfigError::BadSpan {
+        flag,
+        value: value.to_string(),
+    })
+}
+
+fn incident_params(args: &ScanArgs) -> Result<IncidentParams, ConfigError> {
+    if !(args.incident_factor.is_finite() && args.incident_factor >= 1.0) {
+        return Err(ConfigError::BadFactor(args.incident_factor.to_string()));
+    }
+    Ok(IncidentParams {
+        factor: args.incident_factor,
+        gap: span("incident-gap", &args.incident_gap)?,
+        min_failures: args.incident_min_failures.max(1),
+        min_sessions: args.incident_min_sessions.max(1),
+        lookback: span("cause-lookback", &args.cause_lookback)?,
     })
 }
 

@@ -11,6 +11,7 @@
 //! configuration; `generate` writes synthetic corpora with known outages.
 
 pub mod aggregate;
+pub mod analyze;
 pub mod classify;
 pub mod cli;
 pub mod config;

@@ -17,13 +17,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::aggregate::{self, ObjectOutput, RecordCounts};
+use crate::analyze::{self, IncidentParams};
 use crate::classify::{classify, Classified, Origin};
 use crate::decode::{self, DecodeError, Scratch};
 use crate::fetch::{self, Fetched, S3Options};
 use crate::filter::Filter;
 use crate::model::{ObjectReport, ObjectStatus};
 use crate::sinks::{
-    self, Durations, ReasonCount, Report, RunInfo, S3Requests, Selection, SinkError, Throughput,
+    self, Durations, IncidentSettings, ReasonCount, Report, RunInfo, S3Requests, Selection,
+    SinkError, Throughput,
 };
 use crate::source::s3::{Requests, S3Url};
 use crate::source::{self, Location, ObjectRef, SourceError};
@@ -42,6 +44,8 @@ pub struct ScanConfig {
     pub progress: bool,
     /// Print per-object problems to stderr as they happen.
     pub report_problems: bool,
+    /// Thresholds of incident detection and change linking.
+    pub incidents: IncidentParams,
     /// How to reach S3, for `s3://` inputs.
     pub s3: S3Options,
 }
@@ -187,6 +191,8 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let merged = aggregate::merge(outputs);
     let failures = aggregate::failures(&merged.events);
     let timeline = aggregate::timeline(&merged.events);
+    let incidents = analyze::incidents(&merged.events, &merged.changes, &cfg.incidents);
+    let findings = analyze::findings(&merged.events, &merged.changes, &cfg.incidents);
     let counts = merged.counts.clone();
     let exit_code = i32::from(counts.objects_unreadable > 0 || counts.records.rejected > 0);
     let elapsed = clock.elapsed().as_secs_f64();
@@ -205,6 +211,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             late_slack_minutes: cfg.filter.late_slack / MICROS_PER_MINUTE,
         },
         threads: cfg.threads,
+        incident_detection: IncidentSettings::from(&cfg.incidents),
         unreadable_by_reason: by_reason(&merged.objects, ObjectStatus::Unreadable),
         skipped_by_reason: by_reason(&merged.objects, ObjectStatus::Skipped),
         throughput: Throughput {
@@ -232,6 +239,8 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         merged: &merged,
         failures: &failures,
         timeline: &timeline,
+        incidents: &incidents,
+        findings: &findings,
         run: &run,
     };
     sinks::write_dataset(&cfg.out, &report)?;

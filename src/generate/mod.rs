@@ -188,7 +188,7 @@ fn agents(n: usize) -> Vec<Agent> {
             Agent {
                 lower: mixed.to_lowercase(),
                 mixed,
-                mixed_case_claim: i % 7 == 3,
+                mixed_case_claim: i % 5 == 2,
             }
         })
         .collect()
@@ -267,7 +267,7 @@ pub fn write_corpus(out: &Path, spec: &Spec) -> anyhow::Result<Written> {
 /// One moment of ordinary traffic: a noise call, a trap, or a sign-in.
 fn slot(rng: &mut Rng, t: i64, tl: &Timeline, agents: &[Agent]) -> Vec<Rec> {
     let r = rng.unit();
-    if r < 0.70 {
+    if r < 0.55 {
         let (account, regions): (&'static str, &[&'static str]) = match rng.below(20) {
             0..=6 => (CORP.account, &["us-east-1", "eu-west-1"]),
             7..=11 => (CONTACT.account, &["us-east-1"]),
@@ -324,9 +324,19 @@ fn engineer_sign_in(rng: &mut Rng, t: i64, tl: &Timeline) -> Vec<Rec> {
         message: "Response signature invalid".into(),
     });
     let failed = error.is_some();
-    let mut out = vec![records::assume_role_with_saml(
-        rng, t, &CORP, region, role, &user, endpoint, error,
-    )];
+    let mut out = Vec::new();
+    for at in attempts(rng, t, failed) {
+        out.push(records::assume_role_with_saml(
+            rng,
+            at,
+            &CORP,
+            region,
+            role,
+            &user,
+            endpoint,
+            error.clone(),
+        ));
+    }
     if !failed && rng.chance(0.5) {
         out.push(records::console_login(
             rng,
@@ -375,33 +385,50 @@ fn agent_sign_in(rng: &mut Rng, t: i64, tl: &Timeline, agents: &[Agent], sydney:
             fed.role_arn("ConnectAgent")
         ),
     });
-    let mut out = vec![records::assume_role_with_saml(
-        rng,
-        t,
-        fed,
-        region,
-        "ConnectAgent",
-        claim,
-        "regional",
-        error,
-    )];
-    if !scp_denied {
-        let error = (claim != connect_name).then_some((
-            "UserNotFoundException",
-            "The specified user was not found in this instance",
-        ));
-        out.push(records::connect_federation(
+    let not_found = !scp_denied && claim != connect_name;
+    let mut out = Vec::new();
+    for at in attempts(rng, t, scp_denied || not_found) {
+        out.push(records::assume_role_with_saml(
             rng,
-            t + 2 * MICROS_PER_SECOND,
+            at,
             fed,
             region,
             "ConnectAgent",
             claim,
-            instance,
-            error,
+            "regional",
+            error.clone(),
         ));
+        if !scp_denied {
+            let error = not_found.then_some((
+                "UserNotFoundException",
+                "The specified user was not found in this instance",
+            ));
+            out.push(records::connect_federation(
+                rng,
+                at + 2 * MICROS_PER_SECOND,
+                fed,
+                region,
+                "ConnectAgent",
+                claim,
+                instance,
+                error,
+            ));
+        }
     }
     out
+}
+
+/// When a person tries to sign in: once, or, when it fails, two or three
+/// times within a few minutes, as locked-out people do.
+fn attempts(rng: &mut Rng, t: i64, failing: bool) -> Vec<i64> {
+    let mut times = vec![t];
+    if failing {
+        for _ in 0..1 + rng.below(2) {
+            let last = times[times.len() - 1];
+            times.push(last + (20 + rng.below(70) as i64) * MICROS_PER_SECOND);
+        }
+    }
+    times
 }
 
 fn identity_center_sign_in(rng: &mut Rng, t: i64) -> Vec<Rec> {

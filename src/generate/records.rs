@@ -83,6 +83,7 @@ fn set(v: &mut Value, key: &str, value: Value) {
 }
 
 /// How an STS failure looks in CloudTrail.
+#[derive(Clone)]
 pub struct StsError {
     pub code: &'static str,
     pub message: String,

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::aggregate::{FailureRow, Merged, RunCounts, TimelineRow};
+use crate::analyze::{Finding, Incident, IncidentParams};
 use crate::time::date_of;
+use crate::time::MICROS_PER_MINUTE;
 
 /// Why the dataset could not be written (the run ends with exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,7 @@ pub struct RunInfo {
     pub inputs: Vec<String>,
     pub selection: Selection,
     pub threads: usize,
+    pub incident_detection: IncidentSettings,
     pub counts: RunCounts,
     /// Requests made to S3 (absent when every input was local).
     pub s3_requests: Option<S3Requests>,
@@ -68,6 +71,28 @@ pub struct Selection {
     pub regions: Vec<String>,
     pub org_ids: Vec<String>,
     pub late_slack_minutes: i64,
+}
+
+/// The incident thresholds the run used, as `run.json` records them.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentSettings {
+    pub factor: f64,
+    pub gap_minutes: i64,
+    pub min_failures: u64,
+    pub min_sessions: u64,
+    pub cause_lookback_minutes: i64,
+}
+
+impl From<&IncidentParams> for IncidentSettings {
+    fn from(p: &IncidentParams) -> Self {
+        IncidentSettings {
+            factor: p.factor,
+            gap_minutes: p.gap / MICROS_PER_MINUTE,
+            min_failures: p.min_failures,
+            min_sessions: p.min_sessions,
+            cause_lookback_minutes: p.lookback / MICROS_PER_MINUTE,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -108,6 +133,8 @@ pub struct Report<'a> {
     pub merged: &'a Merged,
     pub failures: &'a [FailureRow],
     pub timeline: &'a [TimelineRow],
+    pub incidents: &'a [Incident],
+    pub findings: &'a [Finding],
     pub run: &'a RunInfo,
 }
 
@@ -116,6 +143,8 @@ pub const TABLES: &[&str] = &[
     "events",
     "failures.parquet",
     "timeline.parquet",
+    "incidents.parquet",
+    "findings.parquet",
     "changes.parquet",
     "objects.parquet",
     "run.json",
@@ -189,6 +218,14 @@ fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     parquet::write(
         &dir.join("timeline.parquet"),
         parquet::timeline_frame(report.timeline),
+    )?;
+    parquet::write(
+        &dir.join("incidents.parquet"),
+        parquet::incidents_frame(report.incidents),
+    )?;
+    parquet::write(
+        &dir.join("findings.parquet"),
+        parquet::findings_frame(report.findings),
     )?;
     parquet::write(
         &dir.join("changes.parquet"),

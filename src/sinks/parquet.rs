@@ -10,6 +10,7 @@ use polars::prelude::*;
 
 use super::SinkError;
 use crate::aggregate::{FailureRow, TimelineRow};
+use crate::analyze::{Finding, Incident, LinkedChange};
 use crate::model::{ConfigChange, FedEvent, Micros, ObjectReport};
 
 fn text<'a>(name: &str, values: impl Iterator<Item = Option<&'a str>>) -> Column {
@@ -31,6 +32,40 @@ fn timestamp(name: &str, values: impl Iterator<Item = Option<Micros>>) -> Column
     Int64Chunked::from_iter_options(name.into(), values)
         .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
         .into_column()
+}
+
+fn float(name: &str, values: impl Iterator<Item = f64>) -> Column {
+    Float64Chunked::from_iter_values(name.into(), values).into_column()
+}
+
+fn list<'a>(name: &str, values: impl ExactSizeIterator<Item = &'a [String]>) -> Column {
+    let mut b = ListStringChunkedBuilder::new(name.into(), values.len(), values.len() * 2);
+    for v in values {
+        b.append_values_iter(v.iter().map(String::as_str));
+    }
+    b.finish().into_column()
+}
+
+/// The columns of a linked change, `PREFIX_id`, `_name`, `_time`, `_target`, `_reason`.
+fn change_columns<'a>(
+    prefix: &str,
+    rows: impl Iterator<Item = Option<&'a LinkedChange>> + Clone,
+) -> Vec<Column> {
+    let s = |f: fn(&LinkedChange) -> Option<&str>| rows.clone().map(move |c| c.and_then(f));
+    vec![
+        text(&format!("{prefix}_id"), s(|c| c.event_id.as_deref())),
+        text(&format!("{prefix}_name"), s(|c| Some(&c.event_name))),
+        timestamp(
+            &format!("{prefix}_time"),
+            rows.clone().map(|c| c.map(|c| c.event_time)),
+        ),
+        text(
+            &format!("{prefix}_account_id"),
+            s(|c| c.account_id.as_deref()),
+        ),
+        text(&format!("{prefix}_target"), s(|c| c.target.as_deref())),
+        text(&format!("{prefix}_reason"), s(|c| Some(&c.reason))),
+    ]
 }
 
 fn frame(height: usize, columns: Vec<Column>) -> DataFrame {
@@ -117,6 +152,78 @@ pub fn timeline_frame(rows: &[TimelineRow]) -> DataFrame {
             count("failures", rows.iter().map(|r| r.failures)),
         ],
     )
+}
+
+pub fn incidents_frame(rows: &[Incident]) -> DataFrame {
+    let s = |f: fn(&Incident) -> Option<&str>| rows.iter().map(f);
+    let mut columns = vec![
+        text("incident_id", s(|i| Some(&i.incident_id))),
+        timestamp("start", rows.iter().map(|i| Some(i.start))),
+        timestamp("end", rows.iter().map(|i| Some(i.end))),
+        int(
+            "minutes",
+            rows.iter().map(|i| Some((i.end - i.start) / 60_000_000)),
+        ),
+        text("stage", s(|i| Some(i.stage.as_str()))),
+        text("dominant_class", s(|i| Some(i.dominant_class))),
+        float("dominant_share", rows.iter().map(|i| i.dominant_share)),
+        count("failures", rows.iter().map(|i| i.failures)),
+        count("attempts", rows.iter().map(|i| i.attempts)),
+        count(
+            "affected_sessions",
+            rows.iter().map(|i| i.affected_sessions),
+        ),
+        count(
+            "peak_bucket_failures",
+            rows.iter().map(|i| i.peak_bucket_failures),
+        ),
+        float(
+            "baseline_bucket_failures",
+            rows.iter().map(|i| i.baseline_bucket_failures),
+        ),
+        list("accounts", rows.iter().map(|i| i.accounts.as_slice())),
+        list("roles", rows.iter().map(|i| i.roles.as_slice())),
+        list("providers", rows.iter().map(|i| i.providers.as_slice())),
+        list("regions", rows.iter().map(|i| i.regions.as_slice())),
+    ];
+    columns.extend(change_columns(
+        "suspected_change",
+        rows.iter().map(|i| i.suspected_change.as_ref()),
+    ));
+    columns.extend(change_columns(
+        "recovered_by_change",
+        rows.iter().map(|i| i.recovered_by_change.as_ref()),
+    ));
+    frame(rows.len(), columns)
+}
+
+pub fn findings_frame(rows: &[Finding]) -> DataFrame {
+    let s = |f: fn(&Finding) -> Option<&str>| rows.iter().map(f);
+    let mut columns = vec![
+        text("finding", s(|f| Some(f.finding))),
+        text("severity", s(|f| Some(f.severity))),
+        text("subject", s(|f| Some(&f.subject))),
+        text("account_id", s(|f| f.account_id.as_deref())),
+        text("failure_class", s(|f| f.failure_class)),
+        count("evidence_count", rows.iter().map(|f| f.evidence_count)),
+        timestamp("first_seen", rows.iter().map(|f| Some(f.first_seen))),
+        timestamp("last_seen", rows.iter().map(|f| Some(f.last_seen))),
+        text("detail", s(|f| Some(&f.detail))),
+        int(
+            "time_to_recovery_minutes",
+            rows.iter()
+                .map(|f| f.time_to_recovery.map(|t| t / 60_000_000)),
+        ),
+    ];
+    columns.extend(change_columns(
+        "related_change",
+        rows.iter().map(|f| f.related_change.as_ref()),
+    ));
+    columns.push(list(
+        "evidence_event_ids",
+        rows.iter().map(|f| f.evidence_event_ids.as_slice()),
+    ));
+    frame(rows.len(), columns)
 }
 
 pub fn changes_frame(rows: &[ConfigChange]) -> DataFrame {

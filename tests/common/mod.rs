@@ -136,3 +136,18 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A list-of-strings column as a vector.
+pub fn list_field(row: &Row, column: &str) -> Vec<String> {
+    match row.get(column) {
+        Some(Field::ListInternal(list)) => list
+            .elements()
+            .iter()
+            .map(|f| match f {
+                Field::Str(s) => s.clone(),
+                other => panic!("{column} holds {other:?}"),
+            })
+            .collect(),
+        other => panic!("{column} is not a list: {other:?}"),
+    }
+}
