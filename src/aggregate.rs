@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::classify::ROLE_POLICY_EVENTS;
 use crate::model::{ConfigChange, FedEvent, Micros, ObjectReport, ObjectStatus, Stage};
@@ -15,7 +15,7 @@ use crate::time::MICROS_PER_MINUTE;
 
 /// What happened to one object's records; the counts add up:
 /// `records = rejected + not_federation + outside_selection + federation_events + config_changes`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordCounts {
     pub records: u64,
     pub rejected: u64,
@@ -47,7 +47,7 @@ pub struct ObjectOutput {
 }
 
 /// The run's totals, as written to `run.json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunCounts {
     pub objects_listed: u64,
     pub objects_read: u64,

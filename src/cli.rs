@@ -31,8 +31,50 @@ pub struct Cli {
 pub enum Command {
     /// Read CloudTrail logs and report every SAML federation failure.
     Scan(ScanArgs),
+    /// Explain a failure class or an error message: what it means, likely causes, how to
+    /// confirm each, and the fix.
+    Explain(ExplainArgs),
+    /// Re-render summary.md and report.html from a dataset written by `scan`.
+    Report(ReportArgs),
     /// Write a synthetic CloudTrail corpus with known outages (demos, tests, benchmarks).
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  fedtrail explain signature_invalid
+  fedtrail explain \"RoleSessionName in AuthnResponse must match [a-zA-Z_0-9+=,.@-]{2,64}\"
+  fedtrail explain UserNotFoundException --format json
+  fedtrail explain --list
+
+Exit codes: 0 explained; 1 the text matches no class; 2 bad flags.")]
+pub struct ExplainArgs {
+    /// A class id (see --list), an error code, or an error message as CloudTrail records it.
+    #[arg(value_name = "CLASS|TEXT", required_unless_present = "list")]
+    pub query: Option<String>,
+
+    /// List every class with a one-line summary.
+    #[arg(long, conflicts_with = "query")]
+    pub list: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:
+  fedtrail report reports/     # after `fedtrail scan`; rewrites reports/summary.md and reports/report.html")]
+pub struct ReportArgs {
+    /// A dataset folder written by `fedtrail scan`.
+    #[arg(value_name = "DIR", default_value = "reports")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

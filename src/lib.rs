@@ -16,6 +16,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod explain;
 pub mod fetch;
 pub mod filter;
 pub mod generate;
@@ -47,6 +48,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
             }
             Ok(u8::try_from(outcome.exit_code).unwrap_or(2))
         }
+        Command::Explain(args) => explain_command(&args),
+        Command::Report(args) => {
+            let written = sinks::rerender(&args.dir)?;
+            print_stdout(&written)?;
+            Ok(0)
+        }
         Command::Generate(args) => {
             let spec = generate::Spec::try_from(&args)?;
             let written = generate::write_corpus(&args.out, &spec)
@@ -61,6 +68,35 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+fn explain_command(args: &cli::ExplainArgs) -> anyhow::Result<u8> {
+    if args.list {
+        print_stdout(&explain::list())?;
+        return Ok(0);
+    }
+    let query = args.query.as_deref().unwrap_or_default();
+    let found = explain::explain(query);
+    let json = args.format == cli::ExplainFormat::Json;
+    let text = match (&found, json) {
+        (Some(e), false) => explain::render_text(e),
+        (None, false) => explain::not_recognised(query),
+        (Some(e), true) => {
+            let mut v = serde_json::to_value(e).context("cannot serialise the explanation")?;
+            v["recognised"] = true.into();
+            format!("{v:#}\n")
+        }
+        (None, true) => format!(
+            "{:#}\n",
+            serde_json::json!({
+                "query": query,
+                "recognised": false,
+                "message": explain::not_recognised(query).trim_end(),
+            })
+        ),
+    };
+    print_stdout(&text)?;
+    Ok(if found.is_some() { 0 } else { 1 })
 }
 
 /// Writes to stdout; a closed pipe (`fedtrail scan | head`) is not an error.

@@ -198,7 +198,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let elapsed = clock.elapsed().as_secs_f64();
     let rate = |n: f64| if process_s > 0.0 { n / process_s } else { 0.0 };
     let mut run = RunInfo {
-        version: env!("CARGO_PKG_VERSION"),
+        version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: started_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         finished_at: String::new(),
         inputs: cfg.inputs.clone(),

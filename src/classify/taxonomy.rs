@@ -176,6 +176,11 @@ pub struct FailureFacts<'a> {
 /// Assigns exactly one class to a failure: the first matching rule, else the
 /// stage's fallback.
 pub fn classify_failure(facts: FailureFacts<'_>) -> &'static str {
+    matching_rule(facts).map_or_else(|| fallback_class(facts.stage), |r| r.class)
+}
+
+/// The first rule that matches a failure, if any (`explain` shows it).
+pub fn matching_rule(facts: FailureFacts<'_>) -> Option<&'static Rule> {
     let code = facts.error_code.map(normalize_code);
     let message = facts.error_message.map(str::to_lowercase);
     RULES
@@ -192,7 +197,6 @@ pub fn classify_failure(facts: FailureFacts<'_>) -> &'static str {
             Evidence::Code(codes) => code.as_deref().is_some_and(|c| codes.contains(&c)),
             Evidence::EventName(names) => names.contains(&facts.event_name),
         })
-        .map_or_else(|| fallback_class(facts.stage), |r| r.class)
 }
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 //! folder beside `--out` and renamed into place only when complete, so a run
 //! that dies leaves the previous report whole.
 
+pub mod html;
+pub mod load;
 pub mod parquet;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{FailureRow, Merged, RunCounts, TimelineRow};
 use crate::analyze::{Finding, Incident, IncidentParams};
@@ -44,9 +46,9 @@ impl SinkError {
 }
 
 /// The run as described in `run.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunInfo {
-    pub version: &'static str,
+    pub version: String,
     pub started_at: String,
     pub finished_at: String,
     pub inputs: Vec<String>,
@@ -63,7 +65,7 @@ pub struct RunInfo {
     pub exit_code: i32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Selection {
     pub start: Option<String>,
     pub end: Option<String>,
@@ -74,13 +76,25 @@ pub struct Selection {
 }
 
 /// The incident thresholds the run used, as `run.json` records them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IncidentSettings {
     pub factor: f64,
     pub gap_minutes: i64,
     pub min_failures: u64,
     pub min_sessions: u64,
     pub cause_lookback_minutes: i64,
+}
+
+impl From<&IncidentSettings> for IncidentParams {
+    fn from(s: &IncidentSettings) -> Self {
+        IncidentParams {
+            factor: s.factor,
+            gap: s.gap_minutes * MICROS_PER_MINUTE,
+            min_failures: s.min_failures,
+            min_sessions: s.min_sessions,
+            lookback: s.cause_lookback_minutes * MICROS_PER_MINUTE,
+        }
+    }
 }
 
 impl From<&IncidentParams> for IncidentSettings {
@@ -95,14 +109,14 @@ impl From<&IncidentParams> for IncidentSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct S3Requests {
     pub list: u64,
     pub get: u64,
     pub bytes_fetched: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReasonCount {
     pub reason: String,
     pub objects: u64,
@@ -110,7 +124,7 @@ pub struct ReasonCount {
 
 /// Where the time went, up to the moment the reports are written (run.json
 /// is one of them, so the write itself cannot be in it).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Durations {
     pub list_s: f64,
     /// Fetching, decoding and classifying.
@@ -120,7 +134,7 @@ pub struct Durations {
     pub until_write_s: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Throughput {
     pub objects_per_s: f64,
     pub records_per_s: f64,
@@ -149,6 +163,7 @@ pub const TABLES: &[&str] = &[
     "objects.parquet",
     "run.json",
     "summary.md",
+    "report.html",
 ];
 
 /// Writes the whole dataset to `out`, replacing any previous report there.
@@ -238,7 +253,55 @@ fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     let run = serde_json::to_string_pretty(report.run).expect("RunInfo serialises");
     write_text(&dir.join("run.json"), &(run + "\n"))?;
     write_text(&dir.join("summary.md"), &summary::markdown(report))?;
+    write_text(&dir.join("report.html"), &html::render(report))?;
     Ok(())
+}
+
+/// Why `fedtrail report` could not re-render a dataset (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum RerenderError {
+    #[error(transparent)]
+    Load(#[from] load::LoadError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+/// Re-renders `summary.md` and `report.html` of the dataset in `dir` from
+/// its events and changes, with the incident thresholds its run.json
+/// records, so the reports say what `scan` said. Each file is replaced
+/// atomically. Returns what was written, for people.
+pub fn rerender(dir: &Path) -> Result<String, RerenderError> {
+    let loaded = load::load(dir)?;
+    let merged = &loaded.merged;
+    let params = IncidentParams::from(&loaded.run.incident_detection);
+    let failures = crate::aggregate::failures(&merged.events);
+    let timeline = crate::aggregate::timeline(&merged.events);
+    let incidents = crate::analyze::incidents(&merged.events, &merged.changes, &params);
+    let findings = crate::analyze::findings(&merged.events, &merged.changes, &params);
+    let report = Report {
+        merged,
+        failures: &failures,
+        timeline: &timeline,
+        incidents: &incidents,
+        findings: &findings,
+        run: &loaded.run,
+    };
+    for (name, text) in [
+        ("summary.md", summary::markdown(&report)),
+        ("report.html", html::render(&report)),
+    ] {
+        let path = dir.join(name);
+        let staging = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        write_text(&staging, &text)?;
+        std::fs::rename(&staging, &path).map_err(|e| SinkError::io(&path, e))?;
+    }
+    Ok(format!(
+        "rewrote {0}/summary.md and {0}/report.html ({1} events, {2} incidents, {3} findings)\n",
+        dir.display(),
+        merged.events.len(),
+        incidents.len(),
+        findings.len()
+    ))
 }
 
 fn write_text(path: &Path, text: &str) -> Result<(), SinkError> {

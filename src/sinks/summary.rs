@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use super::Report;
+use crate::analyze::{human_duration, short_name, Finding, Incident};
 use crate::classify::taxonomy::class_info;
+use crate::explain::guide::guide;
 use crate::model::{FedEvent, Micros, ObjectStatus, Stage};
 use crate::time::format_micros;
 
@@ -269,6 +271,141 @@ fn selection_line(report: &Report<'_>) -> String {
     parts.join("; ")
 }
 
+/// Names for people: the short names of ARNs, at most `n`, then "+k more".
+pub(super) fn names(values: &[String], n: usize) -> String {
+    if values.is_empty() {
+        return "(not recorded)".into();
+    }
+    let mut short: Vec<&str> = Vec::new();
+    for v in values.iter().map(|v| short_name(v)) {
+        if !short.contains(&v) {
+            short.push(v);
+        }
+    }
+    let more = short.len().saturating_sub(n);
+    let mut out: Vec<&str> = short.into_iter().take(n).collect();
+    let more = (more > 0).then(|| format!("+{more} more"));
+    out.extend(more.as_deref());
+    out.join(", ")
+}
+
+/// `2026-05-26 08:02Z to 11:05Z (3 h 02 min)`.
+fn span(start: Micros, end: Micros) -> String {
+    let (a, b) = (format_micros(start), format_micros(end));
+    let day = |t: &str| t.get(..10).unwrap_or("").to_string();
+    let clock = |t: &str| t.get(11..16).unwrap_or("").to_string();
+    let until = if day(&a) == day(&b) {
+        format!("{}Z", clock(&b))
+    } else {
+        format!("{} {}Z", day(&b), clock(&b))
+    };
+    format!(
+        "{} {}Z to {until} ({})",
+        day(&a),
+        clock(&a),
+        human_duration(end - start)
+    )
+}
+
+fn incident_title(i: &Incident) -> String {
+    format!(
+        "{} ({}): {}",
+        i.dominant_class,
+        i.stage.as_str(),
+        span(i.start, i.end)
+    )
+}
+
+fn cause_line(i: &Incident, lookback_hours: i64) -> String {
+    match &i.suspected_change {
+        Some(c) => format!(
+            "{} (at {}, account {})",
+            c.reason,
+            format_micros(c.event_time),
+            c.account_id.as_deref().unwrap_or("unknown"),
+        ),
+        None => format!(
+            "no AWS change that can cause {} was read in the {lookback_hours} h before; the cause is likely outside AWS (the IdP, its certificate, clock or attribute mapping)",
+            i.dominant_class
+        ),
+    }
+}
+
+fn recovery_line(i: &Incident) -> String {
+    match &i.recovered_by_change {
+        Some(c) => format!("{} (at {})", c.reason, format_micros(c.event_time)),
+        None => format!(
+            "no AWS change was found near the end; the last failure was at {}",
+            format_micros(i.end)
+        ),
+    }
+}
+
+fn fix_line(class: &str) -> String {
+    let fix = guide(class).map_or("", |g| g.fix);
+    format!("{fix} (more: `fedtrail explain {class}`)")
+}
+
+fn incidents_markdown(out: &mut String, report: &Report<'_>) {
+    let lookback = report.run.incident_detection.cause_lookback_minutes / 60;
+    let _ = writeln!(out, "\n## Incidents\n");
+    if report.incidents.is_empty() {
+        let _ = writeln!(
+            out,
+            "No outage window was found: no failure class rose far above its baseline (thresholds in run.json)."
+        );
+        return;
+    }
+    for (n, i) in report.incidents.iter().enumerate() {
+        let _ = writeln!(out, "### {}. {}\n", n + 1, incident_title(i));
+        let _ = writeln!(
+            out,
+            "- **What failed:** {} {} failures ({:.0}% of the stage's failures in the window, {} attempts in all); {}",
+            i.failures,
+            i.dominant_class,
+            i.dominant_share * 100.0,
+            i.attempts,
+            class_info(i.dominant_class).map_or("", |c| c.hint)
+        );
+        let _ = writeln!(
+            out,
+            "- **Who:** {} people; roles {}; providers {}; regions {}; accounts {}",
+            i.affected_sessions,
+            names(&i.roles, 4),
+            names(&i.providers, 3),
+            names(&i.regions, 4),
+            names(&i.accounts, 4)
+        );
+        let _ = writeln!(out, "- **Suspected cause:** {}", cause_line(i, lookback));
+        let _ = writeln!(out, "- **Ended by:** {}", recovery_line(i));
+        let _ = writeln!(out, "- **Fix:** {}\n", fix_line(i.dominant_class));
+    }
+}
+
+fn findings_table(findings: &[Finding]) -> Table {
+    let mut t = Table::new(&[
+        "severity",
+        "finding",
+        "subject",
+        "evidence",
+        "first seen",
+        "last seen",
+        "detail",
+    ]);
+    for f in findings {
+        t.row(vec![
+            f.severity.to_string(),
+            f.finding.to_string(),
+            f.subject.clone(),
+            f.evidence_count.to_string(),
+            format_micros(f.first_seen),
+            format_micros(f.last_seen),
+            f.detail.clone(),
+        ]);
+    }
+    t
+}
+
 /// `summary.md`.
 pub fn markdown(report: &Report<'_>) -> String {
     let d = digest(&report.merged.events);
@@ -283,6 +420,13 @@ pub fn markdown(report: &Report<'_>) -> String {
     );
     for line in counts_lines(report) {
         let _ = writeln!(out, "- {line}");
+    }
+    incidents_markdown(&mut out, report);
+    let _ = writeln!(out, "\n## Findings\n");
+    if report.findings.is_empty() {
+        let _ = writeln!(out, "No cross-event finding (case drift, name format, whitespace, regional concentration, certificate rotation, endpoint vs audience).");
+    } else {
+        findings_table(report.findings).markdown(&mut out);
     }
     let _ = writeln!(out, "\n## Observed failures by stage and class\n");
     if d.classes.is_empty() {
@@ -370,6 +514,34 @@ pub fn terminal(report: &Report<'_>, out_dir: &str) -> String {
     for line in counts_lines(report) {
         let _ = writeln!(out, "  {line}");
     }
+    if !report.incidents.is_empty() {
+        let lookback = report.run.incident_detection.cause_lookback_minutes / 60;
+        let _ = writeln!(out, "\nIncidents ({}):", report.incidents.len());
+        for (n, i) in report.incidents.iter().enumerate() {
+            let _ = writeln!(out, "  {}. {}", n + 1, incident_title(i));
+            let _ = writeln!(
+                out,
+                "     {} failures, {} people; providers {}; regions {}",
+                i.failures,
+                i.affected_sessions,
+                names(&i.providers, 3),
+                names(&i.regions, 3)
+            );
+            let _ = writeln!(out, "     cause: {}", cause_line(i, lookback));
+            let _ = writeln!(out, "     ended: {}", recovery_line(i));
+            let _ = writeln!(out, "     fix:   {}", fix_line(i.dominant_class));
+        }
+    }
+    if !report.findings.is_empty() {
+        let _ = writeln!(out, "\nFindings ({}):", report.findings.len());
+        for f in report.findings {
+            let _ = writeln!(
+                out,
+                "  [{}] {} ({}): {}",
+                f.severity, f.finding, f.subject, f.detail
+            );
+        }
+    }
     if d.classes.is_empty() {
         let _ = writeln!(out, "\nNo federation failures observed.");
     } else {
@@ -399,6 +571,9 @@ pub fn terminal(report: &Report<'_>, out_dir: &str) -> String {
             let _ = writeln!(out, "  {:>6}  {}", r.objects, r.reason);
         }
     }
-    let _ = writeln!(out, "\nReports written to {out_dir}/ (summary.md, events/, failures.parquet, timeline.parquet, changes.parquet, objects.parquet, run.json)");
+    let _ = writeln!(
+        out,
+        "\nReports written to {out_dir}/ (summary.md, report.html, events/, *.parquet, run.json)"
+    );
     out
 }
