@@ -34,6 +34,8 @@ pub enum Command {
     /// Explain a failure class or an error message: what it means, likely causes, how to
     /// confirm each, and the fix.
     Explain(ExplainArgs),
+    /// Run SQL (a saved query, a .sql file or -e TEXT) over a dataset written by `scan`.
+    Query(QueryArgs),
     /// Re-render summary.md and report.html from a dataset written by `scan`.
     Report(ReportArgs),
     /// Write a synthetic CloudTrail corpus with known outages (demos, tests, benchmarks).
@@ -66,6 +68,58 @@ pub struct ExplainArgs {
 pub enum ExplainFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  fedtrail query --list
+  fedtrail query top_failing_roles
+  fedtrail query queries/users_failing_connect_only.sql --format csv > out.csv
+  fedtrail query incident_users --param start=2026-05-26T08:00:00Z --param end=2026-05-26T11:10:00Z
+  fedtrail query -e \"SELECT failure_class, count(*) AS n FROM events GROUP BY 1 ORDER BY n DESC\"
+  fedtrail query changes_before --param at=2026-05-27T02:05:00Z --param lookback=6h --format parquet --out c.parquet
+
+Tables: events (partitioned by date), failures, timeline, incidents, findings, changes, objects;
+`fedtrail query --list --data DIR` shows their columns. Parameters are written :name in SQL and
+replaced by typed literals (timestamps, numbers, spans such as 6h, text), never spliced as text.
+Timestamps are UTC: compare event_time with :param or STRPTIME(..., '%Y-%m-%dT%H:%M:%S%z').
+Exit codes: 0 done; 2 the query or the dataset has a problem (the message says which).")]
+pub struct QueryArgs {
+    /// A saved query's name (see --list) or a .sql file with one statement.
+    #[arg(value_name = "NAME|FILE.sql", required_unless_present_any = ["execute", "list"], conflicts_with = "execute")]
+    pub query: Option<String>,
+
+    /// SQL to run, instead of a saved query or file.
+    #[arg(short = 'e', long, value_name = "SQL")]
+    pub execute: Option<String>,
+
+    /// The dataset folder written by `fedtrail scan`.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub data: PathBuf,
+
+    /// Output format. [default: table on a terminal, csv otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<crate::query::output::Format>,
+
+    /// Write the result to this file instead of stdout (needed for parquet).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// A query parameter, NAME=VALUE (repeat for more).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+
+    /// List the saved queries with their questions and parameters (and the dataset's tables,
+    /// if --data holds one).
+    #[arg(long)]
+    pub list: bool,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not NAME=VALUE")),
+    }
 }
 
 #[derive(Debug, Args)]

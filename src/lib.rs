@@ -22,6 +22,7 @@ pub mod filter;
 pub mod generate;
 pub mod model;
 pub mod pipeline;
+pub mod query;
 pub mod sinks;
 pub mod source;
 pub mod time;
@@ -49,6 +50,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
             Ok(u8::try_from(outcome.exit_code).unwrap_or(2))
         }
         Command::Explain(args) => explain_command(&args),
+        Command::Query(args) => query_command(&args),
         Command::Report(args) => {
             let written = sinks::rerender(&args.dir)?;
             print_stdout(&written)?;
@@ -97,6 +99,74 @@ fn explain_command(args: &cli::ExplainArgs) -> anyhow::Result<u8> {
     };
     print_stdout(&text)?;
     Ok(if found.is_some() { 0 } else { 1 })
+}
+
+fn query_command(args: &cli::QueryArgs) -> anyhow::Result<u8> {
+    use query::{output, saved, Dataset, Source};
+    use std::io::IsTerminal;
+    if args.list {
+        let mut text = String::from("Saved queries (fedtrail query NAME):\n");
+        for (name, sql) in saved::SAVED {
+            let q = saved::parse(sql).map_err(anyhow::Error::msg)?;
+            text.push_str(&format!(
+                "\n  {name}\n    {}\n",
+                q.question.or(q.title).unwrap_or_default()
+            ));
+            for p in &q.params {
+                text.push_str(&format!(
+                    "    --param {}=<{}>  {}\n",
+                    p.name,
+                    p.kind.as_str(),
+                    p.description
+                ));
+            }
+        }
+        if let Ok(data) = Dataset::open(&args.data) {
+            text.push_str(&format!(
+                "\nTables in {}:\n{}\n",
+                args.data.display(),
+                data.describe()
+            ));
+        }
+        print_stdout(&text)?;
+        return Ok(0);
+    }
+    let source = match (&args.query, &args.execute) {
+        (_, Some(sql)) => Source::text("--execute".into(), sql)?,
+        (Some(name), None) => Source::resolve(name)?,
+        (None, None) => anyhow::bail!("give a saved query's name, a .sql file, -e SQL or --list"),
+    };
+    let mut data = Dataset::open(&args.data)?;
+    let mut df = data.run(&source, &args.params)?;
+    let format = args
+        .format
+        .unwrap_or(if args.out.is_none() && std::io::stdout().is_terminal() {
+            output::Format::Table
+        } else {
+            output::Format::Csv
+        });
+    match (&args.out, format) {
+        (Some(path), output::Format::Parquet) => output::write_parquet(&mut df, path)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        (None, output::Format::Parquet) => {
+            anyhow::bail!("--format parquet needs --out FILE")
+        }
+        (Some(path), format) => {
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?,
+            );
+            output::write(&df, format, &mut file)?;
+            file.flush()
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        (None, format) => {
+            let mut buf = Vec::new();
+            output::write(&df, format, &mut buf)?;
+            print_stdout(&String::from_utf8_lossy(&buf))?;
+        }
+    }
+    Ok(0)
 }
 
 /// Writes to stdout; a closed pipe (`fedtrail scan | head`) is not an error.

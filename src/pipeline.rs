@@ -59,7 +59,7 @@ pub enum ScanError {
     Sink(#[from] SinkError),
     #[error("cannot start the I/O runtime: {0}")]
     Runtime(#[source] std::io::Error),
-    #[error("cannot start {threads} worker threads: {source}")]
+    #[error("cannot start {threads} worker threads")]
     Threads {
         threads: usize,
         #[source]

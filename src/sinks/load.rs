@@ -21,19 +21,19 @@ pub enum LoadError {
         "{0} is not a fedtrail dataset (no run.json); write one with `fedtrail scan --out {0}`"
     )]
     NotADataset(PathBuf),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not a run.json fedtrail can read: {source}")]
+    #[error("{path}: not a run.json fedtrail can read")]
     Json {
         path: PathBuf,
         #[source]
         source: serde_json::Error,
     },
-    #[error("{path}: cannot read Parquet: {source}")]
+    #[error("{path}: cannot read Parquet")]
     Parquet {
         path: PathBuf,
         #[source]

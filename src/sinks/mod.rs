@@ -20,13 +20,13 @@ use crate::time::MICROS_PER_MINUTE;
 /// Why the dataset could not be written (the run ends with exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: cannot write Parquet: {source}")]
+    #[error("{path}: cannot write Parquet")]
     Parquet {
         path: PathBuf,
         #[source]

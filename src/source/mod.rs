@@ -88,7 +88,7 @@ impl ObjectRef {
 /// Why a source could not be listed at all (the run stops with exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read")]
     Io {
         path: String,
         #[source]

@@ -99,6 +99,7 @@ pub fn str_field<'a>(row: &'a Row, column: &str) -> Option<&'a str> {
 pub fn long_field(row: &Row, column: &str) -> Option<i64> {
     match row.get(column) {
         Some(Field::Long(v)) => Some(*v),
+        Some(Field::UInt(v)) => Some(i64::from(*v)),
         Some(Field::TimestampMicros(v)) => Some(*v),
         Some(Field::Null) | None => None,
         Some(other) => panic!("{column} is not an integer: {other:?}"),
