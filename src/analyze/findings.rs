@@ -4,9 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::incidents::{IncidentParams, RECOVERY_SLACK};
+use super::incidents::{
+    poisson_sf, IncidentParams, MIN_BUCKET_FAILURES, RECOVERY_SLACK, SIGNIFICANCE,
+};
 use super::link::{suspected_cause, Failing};
 use super::{human_duration, ranked, short_name, who, LinkedChange};
+use crate::aggregate::BUCKET;
 use crate::model::{ConfigChange, FedEvent, Micros, Outcome, Stage};
 use crate::time::{format_micros, MICROS_PER_HOUR};
 
@@ -144,6 +147,28 @@ fn bursts<'a>(events: &[&'a FedEvent], gap: Micros) -> Vec<Vec<&'a FedEvent>> {
     out
 }
 
+/// Whether `inside` failures within `inside_span` are a burst rather than
+/// the background: at least `factor` times, and improbably more than, the
+/// rate of the other `total - inside` failures over the rest of `span`
+/// predicts (the test incidents use, in 5-minute buckets).
+fn unusual(
+    inside: u64,
+    inside_span: Micros,
+    total: u64,
+    span: Micros,
+    params: &IncidentParams,
+) -> bool {
+    let buckets = |t: Micros| (t / BUCKET + 1) as f64;
+    let (len, all) = (buckets(inside_span), buckets(span));
+    let rate = if all > len {
+        (total - inside) as f64 / (all - len)
+    } else {
+        0.0
+    };
+    let expected = rate * len;
+    inside as f64 >= params.factor * expected && poisson_sf(inside, expected) < SIGNIFICANCE
+}
+
 fn is_provider_write(c: &ConfigChange) -> bool {
     matches!(
         c.event_name.as_str(),
@@ -151,8 +176,10 @@ fn is_provider_write(c: &ConfigChange) -> bool {
     )
 }
 
-/// `certificate_rotation`: a burst of `signature_invalid` for one provider,
-/// when it started, and whether and when an `UpdateSAMLProvider` ended it.
+/// `certificate_rotation`: a burst of `signature_invalid` for one provider
+/// (several in some 5-minute bucket, and well above that provider's
+/// background of such failures), when it started, and whether and when an
+/// `UpdateSAMLProvider` ended it.
 fn certificate_rotation(
     events: &[FedEvent],
     changes: &[ConfigChange],
@@ -166,11 +193,25 @@ fn certificate_rotation(
             }
         }
     }
+    let span = match (events.first(), events.last()) {
+        (Some(a), Some(b)) => b.event_time - a.event_time,
+        _ => 0,
+    };
     let mut out = Vec::new();
     for (provider, failures) in by_provider {
         let name = short_name(provider);
         for burst in bursts(&failures, BURST_GAP) {
-            if (burst.len() as u64) < params.min_failures {
+            let burst_span = burst[burst.len() - 1].event_time - burst[0].event_time;
+            let peak = burst
+                .chunk_by(|a, b| a.event_time / BUCKET == b.event_time / BUCKET)
+                .map(<[_]>::len)
+                .max()
+                .unwrap_or(0) as u64;
+            let n = burst.len() as u64;
+            if n < params.min_failures
+                || peak < MIN_BUCKET_FAILURES
+                || !unusual(n, burst_span, failures.len() as u64, span, params)
+            {
                 continue;
             }
             let (first, last) = (burst[0].event_time, burst[burst.len() - 1].event_time);
@@ -740,12 +781,13 @@ mod tests {
 
     #[test]
     fn signature_failures_then_an_update_give_the_time_to_recovery() {
-        let mut events: Vec<FedEvent> = (0..6)
+        // Six people, each failing twice in a row, ten minutes apart.
+        let mut events: Vec<FedEvent> = (0..12)
             .map(|k| {
                 ev(
-                    k * 10 * MIN,
+                    k / 2 * 10 * MIN + k % 2,
                     Stage::Sts,
-                    &format!("u{k}"),
+                    &format!("u{}", k / 2),
                     Some("signature_invalid"),
                 )
             })
@@ -787,6 +829,34 @@ mod tests {
         assert!(without[0]
             .detail
             .contains("no successful UpdateSAMLProvider"));
+    }
+
+    #[test]
+    fn background_signature_failures_are_not_a_rotation() {
+        // One every 20 minutes for two days, through the same provider.
+        let mut events: Vec<FedEvent> = (0..144)
+            .map(|k| {
+                ev(
+                    k * 20 * MIN,
+                    Stage::Sts,
+                    &format!("u{k}"),
+                    Some("signature_invalid"),
+                )
+            })
+            .collect();
+        assert!(findings(&events, &[], &IncidentParams::default()).is_empty());
+        // A rotation on top: everyone fails for half an hour.
+        for k in 0..60 {
+            events.push(ev(
+                1000 * MIN + k * 30_000_000,
+                Stage::Sts,
+                &format!("r{}", k % 9),
+                Some("signature_invalid"),
+            ));
+        }
+        events.sort_by_key(|e| e.event_time);
+        let found = findings(&events, &[], &IncidentParams::default());
+        assert_eq!(ids(&found), [("certificate_rotation", "provider AzureAD")]);
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Incidents: outage windows found in the failure timeline. For each stage
-//! and failure class, failures are counted per 5-minute bucket; a bucket is
+//! and failure class, failures are counted per 5-minute bucket. A bucket is
 //! *hot* when it holds at least [`MIN_BUCKET_FAILURES`] failures of the class
-//! and at least `factor` times its baseline, the median per bucket over every
-//! bucket of the stage in the scanned period (robust to outages shorter than
-//! half of it). Scattered failures of mixed classes never make a bucket hot. Hot buckets separated
-//! by at most `gap` merge into one window; a window becomes an incident when
-//! it holds at least `min_failures` failures from `min_sessions` people. Each
-//! incident is then described (dominant class, roles, providers, regions) and
-//! linked to the change that most likely caused it and the one that ended it.
+//! and at least `factor` times the class's mean per bucket over the scanned
+//! period. Hot buckets at most `gap` apart form a window, which becomes an
+//! incident when (1) its failures are at least `factor` times what the
+//! class's rate outside the window predicts for its length, (2) chance at
+//! that rate would give so many less often than [`SIGNIFICANCE`] (Poisson),
+//! and (3) it holds at least `min_failures` failures from `min_sessions`
+//! people. Steady background failures, however frequent, are not
+//! incidents; a scan that is all outage still is one (nothing outside it).
+//! Each incident is then described (roles, providers, regions) and linked to
+//! the change that most likely caused it and the one that ended it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +22,9 @@ use crate::time::{MICROS_PER_HOUR, MICROS_PER_MINUTE};
 
 /// A bucket needs at least this many failures to be hot, whatever the baseline.
 pub const MIN_BUCKET_FAILURES: u64 = 2;
+/// A window is an incident only if chance would give its failures less
+/// often than this, at the class's rate outside the window.
+pub const SIGNIFICANCE: f64 = 1e-6;
 /// How far from the last failure a change may be to count as the recovery.
 pub const RECOVERY_SLACK: Micros = 15 * MICROS_PER_MINUTE;
 
@@ -67,7 +73,8 @@ pub struct Incident {
     pub affected_sessions: u64,
     /// The most failures in one 5-minute bucket.
     pub peak_bucket_failures: u64,
-    /// Failures per bucket before the incident (the baseline it was measured against).
+    /// The class's failures per bucket outside the incident (the baseline it
+    /// was measured against).
     pub baseline_bucket_failures: f64,
     /// Each list is ordered by failures, most first.
     pub accounts: Vec<String>,
@@ -78,7 +85,8 @@ pub struct Incident {
     pub recovered_by_change: Option<LinkedChange>,
 }
 
-/// A run of hot buckets: first bucket start, last bucket start, peak, baseline.
+/// A run of hot buckets: first and last bucket start, the most failures in
+/// one bucket, and the class's failures per bucket outside the window.
 struct Window {
     first: Micros,
     last: Micros,
@@ -115,8 +123,11 @@ pub fn incidents(
     out
 }
 
-/// The merged runs of hot buckets of one class among one stage's events
-/// (sorted by time); the baseline spans every bucket of the stage.
+/// The candidate windows of one class among one stage's events (sorted by
+/// time) that are unlikely to be chance: runs of hot buckets, merged across
+/// `gap`, whose failures are at least `factor` times what the class's rate
+/// outside the window predicts and have a Poisson probability under that
+/// rate below [`SIGNIFICANCE`].
 fn hot_windows(events: &[&FedEvent], class: &str, params: &IncidentParams) -> Vec<Window> {
     let bucket_of = |t: Micros| t.div_euclid(BUCKET) * BUCKET;
     let (Some(first), Some(last)) = (events.first(), events.last()) else {
@@ -127,10 +138,10 @@ fn hot_windows(events: &[&FedEvent], class: &str, params: &IncidentParams) -> Ve
     for e in events.iter().filter(|e| e.failure_class == Some(class)) {
         *per_bucket.entry(bucket_of(e.event_time)).or_default() += 1;
     }
-    // Buckets without failures are zeros of the median; they are not stored.
-    let buckets = ((last - first) / BUCKET + 1) as usize;
-    let baseline = median(per_bucket.values().copied(), buckets);
-    let threshold = (params.factor * baseline)
+    let buckets = (last - first) / BUCKET + 1;
+    let total: u64 = per_bucket.values().sum();
+    let mean = total as f64 / buckets as f64;
+    let threshold = (params.factor * mean)
         .ceil()
         .max(MIN_BUCKET_FAILURES as f64);
     let mut windows: Vec<Window> = Vec::new();
@@ -144,27 +155,50 @@ fn hot_windows(events: &[&FedEvent], class: &str, params: &IncidentParams) -> Ve
                 first: bucket,
                 last: bucket,
                 peak: n,
-                baseline,
+                baseline: 0.0,
             }),
         }
     }
+    windows.retain_mut(|w| {
+        let inside: u64 = per_bucket.range(w.first..=w.last).map(|(_, n)| n).sum();
+        let len = (w.last - w.first) / BUCKET + 1;
+        w.baseline = if buckets > len {
+            (total - inside) as f64 / (buckets - len) as f64
+        } else {
+            0.0
+        };
+        let expected = w.baseline * len as f64;
+        inside as f64 >= params.factor * expected && poisson_sf(inside, expected) < SIGNIFICANCE
+    });
     windows
 }
 
-/// The median of `len` values: `nonzero` plus as many zeros as it takes.
-fn median(nonzero: impl Iterator<Item = u64>, len: usize) -> f64 {
-    let mut v: Vec<u64> = nonzero.collect();
-    if v.is_empty() || len == 0 {
+/// `P(X >= k)` for `X ~ Poisson(mu)`: how likely `k` or more failures are
+/// by chance when `mu` are expected. At or below the mean it answers 1 (the
+/// true value is above 0.4, never significant).
+pub(crate) fn poisson_sf(k: u64, mu: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if mu <= 0.0 {
         return 0.0;
     }
-    v.resize(len.max(v.len()), 0);
-    v.sort_unstable();
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid] as f64
-    } else {
-        (v[mid - 1] + v[mid]) as f64 / 2.0
+    if k as f64 <= mu {
+        return 1.0;
     }
+    // Sum the terms from k upwards in log space; past the mean they shrink.
+    let ln_k_factorial: f64 = (2..=k).map(|j| (j as f64).ln()).sum();
+    let mut ln_term = -mu + k as f64 * mu.ln() - ln_k_factorial;
+    let mut sum = 0.0;
+    for i in k + 1.. {
+        let term = ln_term.exp();
+        sum += term;
+        if term <= sum * 1e-12 || i > k + 100_000 {
+            break;
+        }
+        ln_term += mu.ln() - (i as f64).ln();
+    }
+    sum.min(1.0)
 }
 
 /// Turns a window into an incident, or `None` when it is too small.
@@ -275,6 +309,58 @@ mod tests {
     }
 
     #[test]
+    fn poisson_tails_match_known_values() {
+        let close = |a: f64, b: f64| (a - b).abs() <= b * 1e-6;
+        assert!(close(poisson_sf(3, 0.2), 0.001_148_481_244_862_109_6));
+        assert!(close(poisson_sf(20, 4.01), 1.062_224_497_250_241_5e-8));
+        assert!(close(poisson_sf(5, 1.4), 0.014_253_296_339_822_42));
+        assert_eq!(poisson_sf(1, 0.0), 0.0);
+        assert_eq!(poisson_sf(0, 3.0), 1.0);
+        assert_eq!(poisson_sf(3, 5.0), 1.0);
+    }
+
+    /// Two days of sign-ins with steady background failures of one class:
+    /// about one every 20 minutes, at pseudo-random times, so some buckets
+    /// hold two or three.
+    fn steady_noise() -> Vec<FedEvent> {
+        let mut state: u64 = 7;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            state >> 33
+        };
+        let mut events = Vec::new();
+        for m in 0..2 * 24 * 60 {
+            let class = (next() % 20 == 0).then_some("assertion_expired");
+            let t = m * MIN + (next() % 50) as i64;
+            events.push(sign_in(t, &format!("user{}", next() % 200), class));
+        }
+        events.sort_by_key(|e| e.event_time);
+        events
+    }
+
+    #[test]
+    fn steady_background_failures_are_not_incidents_but_a_burst_on_top_is() {
+        let mut events = steady_noise();
+        let hot = events
+            .chunk_by(|a, b| a.event_time / BUCKET == b.event_time / BUCKET)
+            .filter(|bucket| bucket.iter().filter(|e| e.is_failure()).count() >= 2)
+            .count();
+        assert!(hot >= 10, "the noise does make candidate buckets: {hot}");
+        assert_eq!(incidents(&events, &[], &IncidentParams::default()), []);
+        let start = 20 * 60 * MIN;
+        for m in 0..40 {
+            let who = format!("late{}", m % 7);
+            events.push(sign_in(start + m * MIN, &who, Some("assertion_expired")));
+        }
+        events.sort_by_key(|e| e.event_time);
+        let found = incidents(&events, &[], &IncidentParams::default());
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].start, start);
+    }
+
+    #[test]
     fn a_quiet_baseline_with_scattered_failures_has_no_incident() {
         let events = quiet_baseline();
         assert!(incidents(&events, &[], &IncidentParams::default()).is_empty());
@@ -368,6 +454,7 @@ mod tests {
         let found = incidents(&events, &[], &IncidentParams::default());
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].failures, 20);
-        assert_eq!(found[0].baseline_bucket_failures, 4.0);
+        let baseline = found[0].baseline_bucket_failures;
+        assert!((baseline - 4.0).abs() < 0.05, "{baseline}");
     }
 }
