@@ -5,7 +5,6 @@
 //! `failures` and `timeline` tables. Plain functions over plain data.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -79,8 +78,15 @@ pub struct Merged {
 }
 
 /// Merges worker outputs (in any order) into one deterministic dataset.
-pub fn merge(outputs: Vec<ObjectOutput>) -> Merged {
+pub fn merge(mut outputs: Vec<ObjectOutput>) -> Merged {
+    // Object order first, so that ties in time below fall in a fixed order
+    // whatever order the workers finished in.
+    outputs
+        .sort_by(|a, b| (&a.report.source, &a.report.key).cmp(&(&b.report.source, &b.report.key)));
     let mut merged = Merged::default();
+    merged
+        .events
+        .reserve(outputs.iter().map(|o| o.events.len()).sum());
     let c = &mut merged.counts;
     for out in outputs {
         c.objects_listed += 1;
@@ -96,15 +102,11 @@ pub fn merge(outputs: Vec<ObjectOutput>) -> Merged {
         merged.changes.extend(out.changes);
         merged.objects.push(out.report);
     }
-    merged
-        .objects
-        .sort_by(|a, b| (&a.source, &a.key).cmp(&(&b.source, &b.key)));
-
     merged.counts.duplicate_events = sort_and_dedupe(&mut merged.events, |e| {
-        (e.event_time, e.event_id.as_deref(), &e.source_object)
+        (e.event_time, e.event_id.as_deref())
     });
     merged.counts.duplicate_changes = sort_and_dedupe(&mut merged.changes, |c| {
-        (c.event_time, c.event_id.as_deref(), &c.source_object)
+        (c.event_time, c.event_id.as_deref())
     });
 
     let roles: HashSet<&str> = merged
@@ -127,21 +129,31 @@ pub fn merge(outputs: Vec<ObjectOutput>) -> Merged {
     merged
 }
 
-/// Sorts by (time, event id, object) and keeps the first item of each event
-/// id (items without one are all kept); returns how many were dropped.
-fn sort_and_dedupe<T>(
-    items: &mut Vec<T>,
-    key: impl Fn(&T) -> (Micros, Option<&str>, &Arc<str>),
-) -> u64 {
-    items.sort_by(|a, b| key(a).cmp(&key(b)));
-    let mut seen = HashSet::new();
-    let keep: Vec<bool> = items
+/// Sorts by time (ties keep their order: objects in key order, records in
+/// object order) and keeps the first item of each event id (items without
+/// one are all kept); returns how many were dropped. Items are large, so the
+/// order is worked out on `(time, index)` pairs and each item moves once.
+fn sort_and_dedupe<T>(items: &mut Vec<T>, key: impl Fn(&T) -> (Micros, Option<&str>)) -> u64 {
+    let mut order: Vec<(Micros, usize)> = items
         .iter()
-        .map(|it| key(it).1.is_none_or(|id| seen.insert(id.to_string())))
+        .enumerate()
+        .map(|(i, it)| (key(it).0, i))
         .collect();
+    order.sort_unstable();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
+    let keep: Vec<bool> = order
+        .iter()
+        .map(|&(_, i)| key(&items[i]).1.is_none_or(|id| seen.insert(id)))
+        .collect();
+    drop(seen);
     let before = items.len();
-    let mut keep = keep.into_iter();
-    items.retain(|_| keep.next().unwrap_or(true));
+    let mut slots: Vec<Option<T>> = std::mem::take(items).into_iter().map(Some).collect();
+    *items = order
+        .iter()
+        .zip(keep)
+        .filter(|(_, keep)| *keep)
+        .filter_map(|(&(_, i), _)| slots[i].take())
+        .collect();
     (before - items.len()) as u64
 }
 
@@ -283,6 +295,7 @@ pub fn timeline(events: &[FedEvent]) -> Vec<TimelineRow> {
 mod tests {
     use super::*;
     use crate::model::Outcome;
+    use std::sync::Arc;
 
     fn event(time: Micros, id: &str, class: Option<&'static str>) -> FedEvent {
         FedEvent {

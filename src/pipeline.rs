@@ -245,6 +245,9 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     };
     sinks::write_dataset(&cfg.out, &report)?;
     let summary = sinks::summary::terminal(&report, &cfg.out.display().to_string());
+    // Freeing a run's worth of events takes a while; a command-line run
+    // exits without waiting for it.
+    std::thread::spawn(move || drop(merged));
     Ok(ScanOutcome {
         exit_code,
         summary,

@@ -75,6 +75,7 @@ pub fn date_of(t: Micros) -> String {
 pub const MICROS_PER_SECOND: Micros = 1_000_000;
 pub const MICROS_PER_MINUTE: Micros = 60 * MICROS_PER_SECOND;
 pub const MICROS_PER_HOUR: Micros = 60 * MICROS_PER_MINUTE;
+pub const MICROS_PER_DAY: Micros = 24 * MICROS_PER_HOUR;
 
 #[cfg(test)]
 mod tests {

@@ -386,17 +386,22 @@ fn case_drift(
     changes: &[ConfigChange],
     params: &IncidentParams,
 ) -> Vec<Finding> {
+    // The distinct (account, name) pairs first: far fewer than events, so
+    // each name is lower-cased once.
+    let distinct: std::collections::HashSet<(&str, &str)> = events
+        .iter()
+        .filter(|e| e.stage != Stage::Config)
+        .filter_map(|e| Some((e.account_id.as_deref()?, e.session_name.as_deref()?)))
+        .collect();
     // account -> lower-cased name -> spellings
     let mut names: BTreeMap<&str, BTreeMap<String, BTreeSet<&str>>> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.stage != Stage::Config) {
-        if let (Some(a), Some(s)) = (e.account_id.as_deref(), e.session_name.as_deref()) {
-            names
-                .entry(a)
-                .or_default()
-                .entry(s.to_lowercase())
-                .or_default()
-                .insert(s);
-        }
+    for (a, s) in distinct {
+        names
+            .entry(a)
+            .or_default()
+            .entry(s.to_lowercase())
+            .or_default()
+            .insert(s);
     }
     let mut out = Vec::new();
     for (account, by_lower) in names {

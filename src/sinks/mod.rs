@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{FailureRow, Merged, RunCounts, TimelineRow};
 use crate::analyze::{Finding, Incident, IncidentParams};
+use crate::model::Micros;
 use crate::time::date_of;
-use crate::time::MICROS_PER_MINUTE;
+use crate::time::{MICROS_PER_DAY, MICROS_PER_MINUTE};
 
 /// Why the dataset could not be written (the run ends with exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -216,11 +217,13 @@ fn is_replaceable(out: &Path) -> Result<bool, SinkError> {
 fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     let events_dir = dir.join("events");
     std::fs::create_dir(&events_dir).map_err(|e| SinkError::io(&events_dir, e))?;
-    // Events are sorted by time, so each date is one contiguous run.
+    // Events are sorted by time, so each date is one contiguous run. One day
+    // at a time: a day's frame is the largest thing held while writing.
+    let day_of = |t: Micros| t.div_euclid(MICROS_PER_DAY);
     for day in report
         .merged
         .events
-        .chunk_by(|a, b| date_of(a.event_time) == date_of(b.event_time))
+        .chunk_by(|a, b| day_of(a.event_time) == day_of(b.event_time))
     {
         let part = events_dir.join(format!("date={}", date_of(day[0].event_time)));
         std::fs::create_dir(&part).map_err(|e| SinkError::io(&part, e))?;

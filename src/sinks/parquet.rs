@@ -7,6 +7,7 @@ use std::fs::File;
 use std::path::Path;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::SinkError;
 use crate::aggregate::{FailureRow, TimelineRow};
@@ -72,45 +73,47 @@ fn frame(height: usize, columns: Vec<Column>) -> DataFrame {
     DataFrame::new(height, columns).expect("columns are built with one height and unique names")
 }
 
-/// The `events/` table for a slice of events.
+/// The `events/` table for a slice of events; the columns are built in
+/// parallel.
 pub fn events_frame(events: &[FedEvent]) -> DataFrame {
-    let s = |f: fn(&FedEvent) -> Option<&str>| events.iter().map(f);
-    frame(
-        events.len(),
-        vec![
-            timestamp("event_time", events.iter().map(|e| Some(e.event_time))),
-            text("event_id", s(|e| e.event_id.as_deref())),
-            text("account_id", s(|e| e.account_id.as_deref())),
-            text("region", s(|e| e.region.as_deref())),
-            text("stage", s(|e| Some(e.stage.as_str()))),
-            text("event_source", s(|e| Some(&e.event_source))),
-            text("event_name", s(|e| Some(&e.event_name))),
-            text("outcome", s(|e| Some(e.outcome.as_str()))),
-            text("failure_class", s(|e| e.failure_class)),
-            text("error_code", s(|e| e.error_code.as_deref())),
-            text("error_message", s(|e| e.error_message.as_deref())),
-            text("role_arn", s(|e| e.role_arn.as_deref())),
-            text("role_name", s(|e| e.role_name.as_deref())),
-            text("provider_arn", s(|e| e.provider_arn.as_deref())),
-            text("provider_name", s(|e| e.provider_name.as_deref())),
-            text("session_name", s(|e| e.session_name.as_deref())),
-            text("user_name", s(|e| e.user_name.as_deref())),
-            text("issuer", s(|e| e.issuer.as_deref())),
-            text("audience", s(|e| e.audience.as_deref())),
+    type Build<'a> = Box<dyn Fn() -> Column + Send + Sync + 'a>;
+    let s = |name: &'static str, f: fn(&FedEvent) -> Option<&str>| -> Build<'_> {
+        Box::new(move || text(name, events.iter().map(f)))
+    };
+    let builders: Vec<Build<'_>> = vec![
+        Box::new(|| timestamp("event_time", events.iter().map(|e| Some(e.event_time)))),
+        s("event_id", |e| e.event_id.as_deref()),
+        s("account_id", |e| e.account_id.as_deref()),
+        s("region", |e| e.region.as_deref()),
+        s("stage", |e| Some(e.stage.as_str())),
+        s("event_source", |e| Some(&e.event_source)),
+        s("event_name", |e| Some(&e.event_name)),
+        s("outcome", |e| Some(e.outcome.as_str())),
+        s("failure_class", |e| e.failure_class),
+        s("error_code", |e| e.error_code.as_deref()),
+        s("error_message", |e| e.error_message.as_deref()),
+        s("role_arn", |e| e.role_arn.as_deref()),
+        s("role_name", |e| e.role_name.as_deref()),
+        s("provider_arn", |e| e.provider_arn.as_deref()),
+        s("provider_name", |e| e.provider_name.as_deref()),
+        s("session_name", |e| e.session_name.as_deref()),
+        s("user_name", |e| e.user_name.as_deref()),
+        s("issuer", |e| e.issuer.as_deref()),
+        s("audience", |e| e.audience.as_deref()),
+        Box::new(|| {
             int(
                 "duration_seconds",
                 events.iter().map(|e| e.duration_seconds),
-            ),
-            text(
-                "connect_instance_id",
-                s(|e| e.connect_instance_id.as_deref()),
-            ),
-            text("endpoint_type", s(|e| e.endpoint_type.as_deref())),
-            text("source_ip", s(|e| e.source_ip.as_deref())),
-            text("user_agent", s(|e| e.user_agent.as_deref())),
-            text("source_object", s(|e| Some(&e.source_object))),
-        ],
-    )
+            )
+        }),
+        s("connect_instance_id", |e| e.connect_instance_id.as_deref()),
+        s("endpoint_type", |e| e.endpoint_type.as_deref()),
+        s("source_ip", |e| e.source_ip.as_deref()),
+        s("user_agent", |e| e.user_agent.as_deref()),
+        s("source_object", |e| Some(&e.source_object)),
+    ];
+    let columns = builders.par_iter().map(|build| build()).collect();
+    frame(events.len(), columns)
 }
 
 pub fn failures_frame(rows: &[FailureRow]) -> DataFrame {
