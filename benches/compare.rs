@@ -1,0 +1,517 @@
+//! The comparison harness of issue 6: fedtrail's full `scan` against the
+//! floor (inflating every object with fedtrail's own decompressor on the
+//! same threads, nothing else) and against the tools people use instead,
+//! on the same files, side by side in one run.
+//!
+//!     benches/compare-setup.sh                       # once: a venv with duckdb and chdb
+//!     FEDTRAIL_PYTHON=target/compare-venv/bin/python cargo bench --bench compare
+//!     cargo bench --bench compare -- 200000 3 2      # records, runs, threads
+//!
+//! For each corpus shape (small objects of ~35 records, large of ~400) it
+//! generates the corpus, checks that every tool gives the same counts for
+//! the question "federation events grouped by source, error code and
+//! message", then times each tool `runs` times, interleaved, and prints the
+//! medians: wall time, records/s, MB/s of JSON, peak RSS (of the largest
+//! process; /usr/bin/time), and ratios to the floor and to fedtrail. A peer
+//! that is missing (jq, or Python without duckdb or chdb) is skipped with a
+//! note. Wall times include process start-up for every tool.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+const FEDTRAIL: &str = env!("CARGO_BIN_EXE_fedtrail");
+
+/// `(source, error code, error message) -> events`.
+type Counts = BTreeMap<(String, Option<String>, Option<String>), u64>;
+
+/// The question, for Python: is this record a federation event as fedtrail
+/// defines it (TAXONOMY.md, "Stages")?
+const PY_FED: &str = r#"
+IDC = {"ExternalIdPDirectoryLogin", "CredentialVerification", "UserAuthentication"}
+def fed(r):
+    s, n = r.get("eventSource"), r.get("eventName")
+    if s == "sts.amazonaws.com": return n == "AssumeRoleWithSAML"
+    if s == "connect.amazonaws.com": return n == "GetFederationToken"
+    if s in ("signin.amazonaws.com", "sso.amazonaws.com") and n in IDC: return True
+    if s == "signin.amazonaws.com" and n == "ConsoleLogin":
+        a = r.get("additionalEventData") or {}
+        u = r.get("userIdentity") or {}
+        return isinstance(a.get("SamlProviderArn"), str) or u.get("type") == "SAMLUser"
+    return False
+"#;
+
+const PY_SCRIPT: &str = r#"
+import gzip, json, sys
+from collections import Counter
+from multiprocessing import Pool
+def work(paths):
+    c = Counter()
+    for p in paths:
+        with gzip.open(p, "rb") as f:
+            doc = json.load(f)
+        for r in doc.get("Records", []):
+            if fed(r):
+                c[(r.get("eventSource"), r.get("errorCode"), r.get("errorMessage"))] += 1
+    return c
+if __name__ == "__main__":
+    files = open(sys.argv[1]).read().split("\n")[:-1]
+    t = int(sys.argv[2])
+    with Pool(t) as pool:
+        parts = pool.map(work, [files[i::t] for i in range(t)])
+    total = Counter()
+    for p in parts:
+        total.update(p)
+    print(json.dumps([[k[0], k[1], k[2], v] for k, v in total.items()]))
+"#;
+
+const DUCKDB_SCRIPT: &str = r#"
+import duckdb, json, sys
+files = open(sys.argv[1]).read().split("\n")[:-1]
+con = duckdb.connect()
+con.execute("SET threads = " + str(int(sys.argv[2])))
+con.execute("SET enable_progress_bar = false")
+rows = con.execute("""
+SELECT r.eventSource, r.errorCode, r.errorMessage, count(*)
+FROM (SELECT unnest(Records) AS r FROM read_json(?, format = 'auto', maximum_object_size = 536870912,
+    columns = {'Records': 'STRUCT(eventSource VARCHAR, eventName VARCHAR, errorCode VARCHAR, errorMessage VARCHAR,
+                                  userIdentity STRUCT("type" VARCHAR), additionalEventData JSON)[]'}))
+WHERE (r.eventSource = 'sts.amazonaws.com' AND r.eventName = 'AssumeRoleWithSAML')
+   OR (r.eventSource = 'connect.amazonaws.com' AND r.eventName = 'GetFederationToken')
+   OR (r.eventSource IN ('signin.amazonaws.com', 'sso.amazonaws.com')
+       AND r.eventName IN ('ExternalIdPDirectoryLogin', 'CredentialVerification', 'UserAuthentication'))
+   OR (r.eventSource = 'signin.amazonaws.com' AND r.eventName = 'ConsoleLogin'
+       AND (json_type(r.additionalEventData, '$.SamlProviderArn') = 'VARCHAR' OR r.userIdentity."type" = 'SAMLUser'))
+GROUP BY ALL
+""", [files]).fetchall()
+print(json.dumps([list(r) for r in rows]))
+"#;
+
+const CHDB_SCRIPT: &str = r#"
+import chdb, json, sys
+glob, t = sys.argv[1], int(sys.argv[2])
+q = f"""
+SELECT JSONExtractString(r, 'eventSource') AS s,
+       JSONExtract(r, 'errorCode', 'Nullable(String)') AS c,
+       JSONExtract(r, 'errorMessage', 'Nullable(String)') AS m,
+       count() AS n
+FROM (SELECT arrayJoin(JSONExtractArrayRaw(json, 'Records')) AS r FROM file('{glob}', 'JSONAsString'))
+WHERE (s = 'sts.amazonaws.com' AND JSONExtractString(r, 'eventName') = 'AssumeRoleWithSAML')
+   OR (s = 'connect.amazonaws.com' AND JSONExtractString(r, 'eventName') = 'GetFederationToken')
+   OR (s IN ('signin.amazonaws.com', 'sso.amazonaws.com')
+       AND JSONExtractString(r, 'eventName') IN ('ExternalIdPDirectoryLogin', 'CredentialVerification', 'UserAuthentication'))
+   OR (s = 'signin.amazonaws.com' AND JSONExtractString(r, 'eventName') = 'ConsoleLogin'
+       AND (JSONType(r, 'additionalEventData', 'SamlProviderArn') = 'String'
+            OR JSONExtractString(r, 'userIdentity', 'type') = 'SAMLUser'))
+GROUP BY s, c, m
+SETTINGS max_threads = {t}
+"""
+res = chdb.query(q, "JSONCompact")
+print(json.dumps(json.loads(res.bytes())["data"]))
+"#;
+
+/// jq's filter: the same question, one line per federation event.
+const JQ_FILTER: &str = r#".Records[] | select(
+    (.eventSource == "sts.amazonaws.com" and .eventName == "AssumeRoleWithSAML")
+ or (.eventSource == "connect.amazonaws.com" and .eventName == "GetFederationToken")
+ or ((.eventSource == "signin.amazonaws.com" or .eventSource == "sso.amazonaws.com")
+     and (.eventName | IN("ExternalIdPDirectoryLogin", "CredentialVerification", "UserAuthentication")))
+ or (.eventSource == "signin.amazonaws.com" and .eventName == "ConsoleLogin"
+     and ((.additionalEventData.SamlProviderArn | type) == "string" or .userIdentity.type == "SAMLUser")))
+ | [.eventSource, .errorCode, .errorMessage]"#;
+
+/// One measured run of a tool.
+struct Measured {
+    wall_s: f64,
+    peak_rss_mb: Option<f64>,
+    stdout: String,
+}
+
+/// Runs a command under /usr/bin/time (wall time and peak RSS).
+fn measure(program: &str, args: &[&str], dir: &Path) -> Result<Measured, String> {
+    let time_file = dir.join("time.txt");
+    let have_time = Path::new("/usr/bin/time").exists();
+    let mut cmd = if have_time {
+        let mut c = Command::new("/usr/bin/time");
+        c.arg("-f")
+            .arg("%e %M")
+            .arg("-o")
+            .arg(&time_file)
+            .arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    let start = Instant::now();
+    let out = cmd
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let wall = start.elapsed().as_secs_f64();
+    // fedtrail exits 1 when inputs were unreadable; the corpora here have none.
+    if !out.status.success() {
+        return Err(format!(
+            "{program} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ));
+    }
+    let peak = have_time
+        .then(|| std::fs::read_to_string(&time_file).ok())
+        .flatten()
+        .and_then(|t| t.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0);
+    Ok(Measured {
+        wall_s: wall,
+        peak_rss_mb: peak,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    })
+}
+
+fn counts_from_json(text: &str) -> Result<Counts, String> {
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(text.trim()).map_err(|e| format!("bad output: {e}"))?;
+    let s = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let mut out = Counts::new();
+    for r in rows {
+        let key = (s(&r[0]).unwrap_or_default(), s(&r[1]), s(&r[2]));
+        let n = r[3]
+            .as_u64()
+            .or_else(|| r[3].as_str().and_then(|t| t.parse().ok()))
+            .ok_or("count is not a number")?;
+        *out.entry(key).or_default() += n;
+    }
+    Ok(out)
+}
+
+/// The tools, in table order. Each gets the corpus folder, a file listing
+/// its objects, the thread count and a scratch folder.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tool {
+    Floor,
+    Fedtrail,
+    Python,
+    Chdb,
+    Duckdb,
+    Jq,
+}
+
+impl Tool {
+    const ALL: [Tool; 6] = [
+        Tool::Floor,
+        Tool::Fedtrail,
+        Tool::Python,
+        Tool::Chdb,
+        Tool::Duckdb,
+        Tool::Jq,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Tool::Floor => "floor: inflate only (fedtrail's decoder)",
+            Tool::Fedtrail => "fedtrail scan (all reports)",
+            Tool::Python => "Python gzip + json",
+            Tool::Chdb => "ClickHouse (chdb) JSONAsString",
+            Tool::Duckdb => "DuckDB read_json, typed Records",
+            Tool::Jq => "zcat | jq (one pipeline)",
+        }
+    }
+}
+
+struct Setup {
+    corpus: PathBuf,
+    list: PathBuf,
+    threads: usize,
+    scratch: PathBuf,
+    python: String,
+}
+
+/// Runs one tool once; `Ok(None)` when the tool is not installed.
+fn run_tool(tool: Tool, s: &Setup) -> Result<Option<(Measured, Option<Counts>)>, String> {
+    let t = s.threads.to_string();
+    let list = s.list.to_str().unwrap();
+    let python =
+        |script: String, args: &[&str]| -> Result<Option<(Measured, Option<Counts>)>, String> {
+            let mut all = vec!["-c", script.as_str()];
+            all.extend(args);
+            let m = measure(&s.python, &all, &s.scratch)?;
+            let c = counts_from_json(&m.stdout)?;
+            Ok(Some((m, Some(c))))
+        };
+    let has_module = |m: &str| {
+        Command::new(&s.python)
+            .args(["-c", &format!("import {m}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    match tool {
+        Tool::Floor => {
+            let me = std::env::current_exe().map_err(|e| e.to_string())?;
+            let m = measure(me.to_str().unwrap(), &["--floor", list, &t], &s.scratch)?;
+            Ok(Some((m, None)))
+        }
+        Tool::Fedtrail => {
+            let out = s.scratch.join("reports");
+            let m = measure(
+                FEDTRAIL,
+                &[
+                    "scan",
+                    s.corpus.to_str().unwrap(),
+                    "--threads",
+                    &t,
+                    "--quiet",
+                    "--out",
+                    out.to_str().unwrap(),
+                ],
+                &s.scratch,
+            )?;
+            let q = Command::new(FEDTRAIL)
+                .args([
+                    "query",
+                    "--data",
+                    out.to_str().unwrap(),
+                    "--format",
+                    "json",
+                    "-e",
+                    "SELECT event_source, error_code, error_message, count(*) AS n FROM events GROUP BY 1, 2, 3",
+                ])
+                .output()
+                .map_err(|e| e.to_string())?;
+            let rows: Vec<String> = String::from_utf8_lossy(&q.stdout)
+                .lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    serde_json::json!([
+                        v["event_source"],
+                        v["error_code"],
+                        v["error_message"],
+                        v["n"]
+                    ])
+                    .to_string()
+                })
+                .collect();
+            let c = counts_from_json(&format!("[{}]", rows.join(",")))?;
+            Ok(Some((m, Some(c))))
+        }
+        Tool::Python => python(format!("{PY_FED}{PY_SCRIPT}"), &[list, &t]),
+        Tool::Duckdb if has_module("duckdb") => python(DUCKDB_SCRIPT.to_string(), &[list, &t]),
+        Tool::Chdb if has_module("chdb") => {
+            let glob = format!("{}/**/*.json.gz", s.corpus.display());
+            python(CHDB_SCRIPT.to_string(), &[&glob, &t])
+        }
+        Tool::Jq if Path::new("/usr/bin/jq").exists() || which("jq") => {
+            let pipeline = format!(
+                "find '{}' -name '*.json.gz' -print0 | xargs -0 zcat | jq -c '{}'",
+                s.corpus.display(),
+                JQ_FILTER.replace('\'', "'\\''")
+            );
+            let m = measure("bash", &["-c", &pipeline], &s.scratch)?;
+            let mut c = Counts::new();
+            for line in m.stdout.lines() {
+                let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+                let st = |v: &serde_json::Value| v.as_str().map(str::to_string);
+                *c.entry((st(&v[0]).unwrap_or_default(), st(&v[1]), st(&v[2])))
+                    .or_default() += 1;
+            }
+            Ok(Some((m, Some(c))))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn which(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// `--floor LIST THREADS`: inflate every listed object on THREADS threads
+/// with fedtrail's decoder, reusing one buffer per thread; print the bytes.
+fn floor(list: &Path, threads: usize) {
+    let files: Vec<PathBuf> = std::fs::read_to_string(list)
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let total: u64 = pool.install(|| {
+        files
+            .par_iter()
+            .map_init(Vec::new, |buf, path| {
+                let raw = std::fs::read(path).unwrap();
+                buf.clear();
+                fedtrail::decode::inflate(&raw, 1 << 30, buf).unwrap();
+                buf.len() as u64
+            })
+            .sum()
+    });
+    println!("{total}");
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_below(&p, out);
+        } else if p.to_string_lossy().ends_with(".json.gz") {
+            out.push(p);
+        }
+    }
+}
+
+fn main() {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.first().map(String::as_str) == Some("--floor") {
+        floor(Path::new(&raw[1]), raw[2].parse().unwrap());
+        return;
+    }
+    let args: Vec<&String> = raw.iter().filter(|a| !a.starts_with("--")).collect();
+    let records: u64 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let runs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
+    let threads: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(2);
+    let python = std::env::var("FEDTRAIL_PYTHON").unwrap_or_else(|_| "python3".into());
+    let dir = tempfile::tempdir().unwrap();
+    println!(
+        "fedtrail compare: {records} records per corpus, {runs} runs, {threads} threads, {} cores, python {python}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    for (shape, per_object) in [("small objects", "35"), ("large objects", "400")] {
+        let corpus = dir.path().join(per_object);
+        let out = Command::new(FEDTRAIL)
+            .args([
+                "generate",
+                "--out",
+                corpus.to_str().unwrap(),
+                "--events",
+                &records.to_string(),
+                "--records-per-object",
+                per_object,
+                "--scenario",
+                "none",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut files = Vec::new();
+        files_below(&corpus, &mut files);
+        files.sort();
+        let list = dir.path().join(format!("{per_object}.list"));
+        let listing: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
+        std::fs::write(&list, listing).unwrap();
+        let stored: u64 = files.iter().map(|f| f.metadata().unwrap().len()).sum();
+        let scratch = dir.path().join(format!("{per_object}.scratch"));
+        std::fs::create_dir_all(&scratch).unwrap();
+        let setup = Setup {
+            corpus,
+            list,
+            threads,
+            scratch,
+            python: python.clone(),
+        };
+
+        // Check first: every tool must give fedtrail's counts.
+        let mut present = Vec::new();
+        let mut inflated = 0.0;
+        let mut reference: Option<Counts> = None;
+        for tool in Tool::ALL {
+            match run_tool(tool, &setup) {
+                Ok(Some((m, counts))) => {
+                    if tool == Tool::Floor {
+                        inflated = m.stdout.trim().parse::<f64>().unwrap_or(0.0);
+                    }
+                    if let Some(c) = counts {
+                        match &reference {
+                            None => reference = Some(c),
+                            Some(r) if *r == c => {}
+                            Some(r) => panic!(
+                                "{} disagrees with fedtrail: {} groups vs {}; first difference {:?}",
+                                tool.name(),
+                                c.len(),
+                                r.len(),
+                                r.iter().find(|(k, v)| c.get(*k) != Some(v))
+                            ),
+                        }
+                    }
+                    present.push(tool);
+                }
+                Ok(None) => println!("  note: {} is not installed here; skipped", tool.name()),
+                Err(e) => println!("  note: {} could not run: {e}; skipped", tool.name()),
+            }
+        }
+        let groups = reference.as_ref().map_or(0, |r| r.len());
+        let events: u64 = reference.as_ref().map_or(0, |r| r.values().sum());
+
+        // Then time them, interleaved.
+        let mut times: BTreeMap<usize, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        for _ in 0..runs {
+            for (i, tool) in present.iter().enumerate() {
+                if let Ok(Some((m, _))) = run_tool(*tool, &setup) {
+                    let e = times.entry(i).or_default();
+                    e.0.push(m.wall_s);
+                    e.1.extend(m.peak_rss_mb);
+                }
+            }
+        }
+        println!(
+            "\n{shape}: {} objects, {:.0} MB gzipped, {:.0} MB of JSON, {records} records, {events} federation events in {groups} groups (all tools agree)",
+            files.len(),
+            stored as f64 / 1e6,
+            inflated / 1e6
+        );
+        println!(
+            "{:<42} {:>8} {:>12} {:>8} {:>9} {:>8} {:>11}",
+            "tool", "wall s", "records/s", "MB/s", "peak MB", "x floor", "fedtrail is"
+        );
+        let med = |i: usize| times.get(&i).map(|t| median(t.0.clone()));
+        let floor_s = present.iter().position(|t| *t == Tool::Floor).and_then(med);
+        let fed_s = present
+            .iter()
+            .position(|t| *t == Tool::Fedtrail)
+            .and_then(med);
+        for (i, tool) in present.iter().enumerate() {
+            let Some(wall) = med(i) else { continue };
+            let rss = times
+                .get(&i)
+                .filter(|t| !t.1.is_empty())
+                .map_or("n/a".to_string(), |t| format!("{:.0}", median(t.1.clone())));
+            let vs_floor = floor_s.map_or("".into(), |f| format!("{:.2}", wall / f));
+            let vs_fed = match (fed_s, tool) {
+                (_, Tool::Floor | Tool::Fedtrail) | (None, _) => String::new(),
+                (Some(f), _) => format!("{:.1}x faster", wall / f),
+            };
+            println!(
+                "{:<42} {:>8.2} {:>12.0} {:>8.0} {:>9} {:>8} {:>11}",
+                tool.name(),
+                wall,
+                records as f64 / wall,
+                inflated / 1e6 / wall,
+                rss,
+                vs_floor,
+                vs_fed
+            );
+        }
+    }
+    println!("\nMedians of {runs} interleaved runs; peak RSS is the largest single process (Python's pool workers are separate processes).");
+}
