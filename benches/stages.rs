@@ -1,0 +1,199 @@
+//! Micro-benchmarks of the pipeline's CPU stages on one thread, with
+//! criterion: decode (inflate + parse), classify, aggregate (merge,
+//! failures, timeline). Each checks its result against what `fedtrail scan`
+//! reports for the same corpus before it is timed, and reports throughput.
+//!
+//!     cargo bench --bench stages
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use fedtrail::aggregate::{self, ObjectOutput, RecordCounts};
+use fedtrail::classify::{classify, Classified, Origin};
+use fedtrail::decode::{self, Scratch};
+use fedtrail::model::{ObjectReport, ObjectStatus};
+
+const FEDTRAIL: &str = env!("CARGO_BIN_EXE_fedtrail");
+const RECORDS: &str = "50000";
+
+/// A generated corpus, its objects in memory, and what `scan` made of it.
+struct Corpus {
+    _dir: tempfile::TempDir,
+    objects: Vec<(String, Vec<u8>)>,
+    run: serde_json::Value,
+}
+
+fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_below(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn corpus() -> Corpus {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, out) = (dir.path().join("logs"), dir.path().join("out"));
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(FEDTRAIL)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&[
+        "generate",
+        "--out",
+        logs.to_str().unwrap(),
+        "--events",
+        RECORDS,
+        "--scenario",
+        "none",
+    ]);
+    run(&[
+        "scan",
+        logs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--threads",
+        "1",
+    ]);
+    let mut files = Vec::new();
+    files_below(&logs, &mut files);
+    files.sort();
+    let objects = files
+        .iter()
+        .map(|f| (f.display().to_string(), std::fs::read(f).unwrap()))
+        .collect();
+    let run =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    Corpus {
+        _dir: dir,
+        objects,
+        run,
+    }
+}
+
+fn count(run: &serde_json::Value, key: &str) -> u64 {
+    run["counts"][key].as_u64().unwrap()
+}
+
+/// Inflates and parses every object; returns records seen.
+fn decode_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> u64 {
+    let mut records = 0;
+    for (_, raw) in objects {
+        decode::inflate(raw, 1 << 30, &mut scratch.inflated).unwrap();
+        let doc = decode::parse(&mut scratch.inflated, &mut scratch.parser).unwrap();
+        records += decode::records(&doc).unwrap().len() as u64;
+    }
+    records
+}
+
+/// Classifies every record of every object into per-object outputs, as the
+/// pipeline does (without its selection filter: the corpus is all selected).
+fn classify_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> Vec<ObjectOutput> {
+    objects
+        .iter()
+        .map(|(name, raw)| {
+            decode::inflate(raw, 1 << 30, &mut scratch.inflated).unwrap();
+            let inflated_bytes = scratch.inflated.len() as u64;
+            let doc = decode::parse(&mut scratch.inflated, &mut scratch.parser).unwrap();
+            let origin = Origin {
+                object: Arc::from(name.as_str()),
+                account: None,
+            };
+            let mut counts = RecordCounts::default();
+            let (mut events, mut changes) = (Vec::new(), Vec::new());
+            for record in decode::records(&doc).unwrap() {
+                counts.records += 1;
+                match classify(record, &origin).unwrap() {
+                    Classified::Ignored => counts.not_federation += 1,
+                    Classified::Event(e) => {
+                        counts.federation_events += 1;
+                        events.push(*e);
+                    }
+                    Classified::Change(c) => {
+                        counts.config_changes += 1;
+                        changes.push(*c);
+                    }
+                }
+            }
+            ObjectOutput {
+                report: ObjectReport {
+                    source: Arc::from("bench"),
+                    key: name.clone(),
+                    bytes: raw.len() as u64,
+                    records: counts.records,
+                    federation_records: counts.federation_events,
+                    change_records: counts.config_changes,
+                    rejected_records: 0,
+                    status: ObjectStatus::Ok,
+                    reason: None,
+                },
+                events,
+                changes,
+                counts,
+                inflated_bytes,
+            }
+        })
+        .collect()
+}
+
+fn stages(c: &mut Criterion) {
+    let corpus = corpus();
+    let objects = &corpus.objects;
+    let mut scratch = Scratch::default();
+    let records = count(&corpus.run, "records");
+    let inflated = count(&corpus.run, "bytes_inflated");
+
+    // Check each stage against the scan before timing it.
+    assert_eq!(decode_all(objects, &mut scratch), records);
+    let outputs = classify_all(objects, &mut scratch);
+    let events: u64 = outputs.iter().map(|o| o.counts.federation_events).sum();
+    assert_eq!(events, count(&corpus.run, "federation_events"));
+    let merged = aggregate::merge(outputs.clone());
+    assert_eq!(
+        merged.counts.events_written,
+        count(&corpus.run, "events_written")
+    );
+    assert_eq!(
+        aggregate::failures(&merged.events)
+            .iter()
+            .map(|r| r.failures)
+            .sum::<u64>(),
+        count(&corpus.run, "failures_observed")
+    );
+
+    let mut g = c.benchmark_group("stages");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(inflated));
+    g.bench_function("decode: inflate + parse (bytes of JSON)", |b| {
+        b.iter(|| decode_all(objects, &mut scratch))
+    });
+    g.throughput(Throughput::Elements(records));
+    g.bench_function("decode + classify (records)", |b| {
+        b.iter(|| classify_all(objects, &mut scratch))
+    });
+    g.throughput(Throughput::Elements(events));
+    g.bench_function("aggregate: merge + failures + timeline (events)", |b| {
+        b.iter_batched(
+            || outputs.clone(),
+            |outputs| {
+                let merged = aggregate::merge(outputs);
+                let f = aggregate::failures(&merged.events);
+                let t = aggregate::timeline(&merged.events);
+                (merged, f, t)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
