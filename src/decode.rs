@@ -7,8 +7,7 @@
 use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
-use simd_json::prelude::*;
-use simd_json::BorrowedValue as Value;
+use simd_json::tape::{Array as TapeArray, Tape};
 
 /// Why an object could not be decoded. Each message reads well after
 /// `path: `.
@@ -97,28 +96,29 @@ fn describe_start(raw: &[u8]) -> String {
     }
 }
 
-/// Parses a log document in place. The returned value borrows `text`.
+/// Parses a log document in place into simd-json's tape: a flat list of
+/// nodes, with no allocation per object or array. The tape borrows `text`.
 pub fn parse<'t>(
     text: &'t mut [u8],
     parser: &mut simd_json::Buffers,
-) -> Result<Value<'t>, DecodeError> {
+) -> Result<Tape<'t>, DecodeError> {
     let text = if text.starts_with(BOM) {
         &mut text[BOM.len()..]
     } else {
         text
     };
-    simd_json::to_borrowed_value_with_buffers(text, parser).map_err(DecodeError::Json)
+    simd_json::to_tape_with_buffers(text, parser).map_err(DecodeError::Json)
 }
 
 /// The `Records` array of a parsed log document.
-pub fn records<'v, 't>(document: &'v Value<'t>) -> Result<&'v [Value<'t>], DecodeError> {
-    let top = document.as_object().ok_or(DecodeError::NotAnObject)?;
+pub fn records<'v, 't>(document: &'v Tape<'t>) -> Result<TapeArray<'v, 't>, DecodeError> {
+    let top = document
+        .as_value()
+        .as_object()
+        .ok_or(DecodeError::NotAnObject)?;
     match top.get("Records") {
-        Some(records) => records
-            .as_array()
-            .map(Vec::as_slice)
-            .ok_or(DecodeError::RecordsNotArray),
-        None if top.contains_key("digestStartTime") || top.contains_key("logFiles") => {
+        Some(records) => records.as_array().ok_or(DecodeError::RecordsNotArray),
+        None if top.get("digestStartTime").is_some() || top.get("logFiles").is_some() => {
             Err(DecodeError::Digest)
         }
         None => Err(DecodeError::NoRecords),
@@ -144,7 +144,7 @@ mod tests {
         let mut scratch = Scratch::default();
         inflate(raw, limit, &mut scratch.inflated)?;
         let doc = parse(&mut scratch.inflated, &mut scratch.parser)?;
-        records(&doc).map(<[_]>::len)
+        records(&doc).map(|r| r.len())
     }
 
     #[test]

@@ -116,10 +116,15 @@ pub fn kept_event_names() -> Vec<&'static str> {
 /// `AssumeRoleWithWebIdentity`, IAM-user console logins and other Connect
 /// APIs all answer `None`.
 fn kind_of(source: &str, name: &str, record: &Value<'_>) -> Option<Kind> {
+    kind_by_name(source, name, || is_saml_principal(record))
+}
+
+/// [`kind_of`] with the console-login test left to `saml_principal`.
+fn kind_by_name(source: &str, name: &str, saml_principal: impl FnOnce() -> bool) -> Option<Kind> {
     match (source, name) {
         ("sts.amazonaws.com", "AssumeRoleWithSAML") => Some(Kind::Federation(Stage::Sts)),
         ("signin.amazonaws.com", "ConsoleLogin") => {
-            is_saml_principal(record).then_some(Kind::Federation(Stage::Signin))
+            saml_principal().then_some(Kind::Federation(Stage::Signin))
         }
         ("connect.amazonaws.com", "GetFederationToken") => Some(Kind::Federation(Stage::Connect)),
         ("signin.amazonaws.com" | "sso.amazonaws.com", n) if IDC_EVENTS.contains(&n) => {
@@ -154,6 +159,30 @@ fn kind_of(source: &str, name: &str, record: &Value<'_>) -> Option<Kind> {
 fn is_saml_principal(record: &Value<'_>) -> bool {
     str_at(record, &["additionalEventData", "SamlProviderArn"]).is_some()
         || str_at(record, &["userIdentity", "type"]) == Some("SAMLUser")
+}
+
+/// Classifies one record of a parsed tape (`decode::parse`): the record's
+/// kind is decided on the tape, and only a record fedtrail may keep is built
+/// into a value tree for [`classify`]. Answers exactly as `classify` does on
+/// the same record (a JSON object with repeated keys aside: the tape sees
+/// the first, the tree the last).
+pub fn classify_tape(
+    record: simd_json::tape::Value<'_, '_>,
+    origin: &Origin,
+) -> Result<Classified, RecordError> {
+    let object = record.as_object().ok_or(RecordError::NotObject)?;
+    let text = |key: &'static str| {
+        object
+            .get(key)
+            .and_then(|v| v.into_string())
+            .ok_or(RecordError::Missing(key))
+    };
+    let (source, name) = (text("eventSource")?, text("eventName")?);
+    if kind_by_name(source, name, || true).is_none() {
+        return Ok(Classified::Ignored);
+    }
+    let value = simd_json::value::lazy::Value::from_tape(record).into_value();
+    classify(&value, origin)
 }
 
 /// Classifies one record. Only records fedtrail keeps are checked for a
