@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use fedtrail::aggregate::{self, ObjectOutput, RecordCounts};
-use fedtrail::classify::{classify_tape, Classified, Origin};
+use fedtrail::classify::{classify, Classified, Origin};
 use fedtrail::decode::{self, Scratch};
 use fedtrail::model::{ObjectReport, ObjectStatus};
 
@@ -111,7 +111,7 @@ fn classify_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> Vec<Obj
             let (mut events, mut changes) = (Vec::new(), Vec::new());
             for record in decode::records(&doc).unwrap().iter() {
                 counts.records += 1;
-                match classify_tape(record, &origin).unwrap() {
+                match classify(&record, &origin).unwrap() {
                     Classified::Ignored => counts.not_federation += 1,
                     Classified::Event(e) => {
                         counts.federation_events += 1;

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::aggregate::{self, ObjectOutput, RecordCounts};
 use crate::analyze::{self, IncidentParams};
-use crate::classify::{classify_tape, Classified, Origin};
+use crate::classify::{classify, Classified, Origin};
 use crate::decode::{self, DecodeError, Scratch};
 use crate::fetch::{self, Fetched, S3Options};
 use crate::filter::Filter;
@@ -453,7 +453,7 @@ fn read_object(
     let mut first_rejection = None;
     for (index, record) in records.iter().enumerate() {
         counts.records += 1;
-        match classify_tape(record, &origin) {
+        match classify(&record, &origin) {
             Err(e) => {
                 counts.rejected += 1;
                 first_rejection.get_or_insert_with(|| format!("first: record {index}: {e}"));

@@ -2,28 +2,35 @@
 //! `eventVersion`s: fields go missing, turn `null`, or change type (a number
 //! becomes a string). Every accessor here answers `None` rather than failing,
 //! and treats an empty string as absent.
+//!
+//! Records are read straight off simd-json's tape (`decode::parse`): a key
+//! is found by a short scan of its object, and nothing is allocated. Where
+//! a JSON object repeats a key, the first one counts.
 
 use simd_json::prelude::*;
-use simd_json::BorrowedValue as Value;
+
+/// A value on the tape: `Copy`, borrowing the tape (`'t`) and the parsed
+/// text (`'i`).
+pub type Value<'t, 'i> = simd_json::tape::Value<'t, 'i>;
 
 /// The value at a path of object keys, if every step exists.
-pub fn at<'v, 'de>(value: &'v Value<'de>, path: &[&str]) -> Option<&'v Value<'de>> {
+pub fn at<'t, 'i>(value: &Value<'t, 'i>, path: &[&str]) -> Option<Value<'t, 'i>> {
     path.iter()
-        .try_fold(value, |v, key| v.as_object()?.get(*key))
+        .try_fold(*value, |v, key| v.as_object()?.get(*key))
 }
 
 /// A non-empty string at `path`.
-pub fn str_at<'v>(value: &'v Value<'_>, path: &[&str]) -> Option<&'v str> {
-    at(value, path)?.as_str().filter(|s| !s.is_empty())
+pub fn str_at<'i>(value: &Value<'_, 'i>, path: &[&str]) -> Option<&'i str> {
+    at(value, path)?.into_string().filter(|s| !s.is_empty())
 }
 
 /// An owned copy of [`str_at`].
-pub fn string_at(value: &Value<'_>, path: &[&str]) -> Option<String> {
+pub fn string_at(value: &Value<'_, '_>, path: &[&str]) -> Option<String> {
     str_at(value, path).map(str::to_owned)
 }
 
 /// An integer at `path`, whether stored as a number or as a numeric string.
-pub fn int_at(value: &Value<'_>, path: &[&str]) -> Option<i64> {
+pub fn int_at(value: &Value<'_, '_>, path: &[&str]) -> Option<i64> {
     let v = at(value, path)?;
     if let Some(i) = v.as_i64() {
         return Some(i);
@@ -31,35 +38,32 @@ pub fn int_at(value: &Value<'_>, path: &[&str]) -> Option<i64> {
     if let Some(f) = v.as_f64() {
         return (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64);
     }
-    v.as_str()?.trim().parse().ok()
+    v.into_string()?.trim().parse().ok()
 }
 
 /// The `ARN` of the first entry of `resources[]` whose `type` is `kind`.
-pub fn resource_arn<'v>(record: &'v Value<'_>, kind: &str) -> Option<&'v str> {
+pub fn resource_arn<'i>(record: &Value<'_, 'i>, kind: &str) -> Option<&'i str> {
     at(record, &["resources"])?
         .as_array()?
         .iter()
         .find(|r| str_at(r, &["type"]) == Some(kind))
-        .and_then(|r| str_at(r, &["ARN"]).or_else(|| str_at(r, &["arn"])))
+        .and_then(|r| str_at(&r, &["ARN"]).or_else(|| str_at(&r, &["arn"])))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Value<'static> {
-        let mut bytes = text.as_bytes().to_vec();
-        simd_json::to_borrowed_value(&mut bytes)
-            .map(|v| v.into_static())
-            .expect("test JSON parses")
-    }
-
     #[test]
     fn accessors_tolerate_drift() {
-        let v = parse(
+        let mut bytes =
             r#"{"a":{"b":"x","e":""},"n":3600,"s":"1800","f":1.5,"nul":null,
-                "resources":[{"type":"AWS::IAM::Role","ARN":"arn:r"},{"type":"AWS::IAM::SAMLProvider","ARN":"arn:p"}]}"#,
-        );
+                "resources":[{"type":"AWS::IAM::Role","ARN":"arn:r"},{"type":"AWS::IAM::SAMLProvider","ARN":"arn:p"}],
+                "dup":"first","dup":"second"}"#
+            .as_bytes()
+            .to_vec();
+        let tape = simd_json::to_tape(&mut bytes).expect("test JSON parses");
+        let v = tape.as_value();
         assert_eq!(str_at(&v, &["a", "b"]), Some("x"));
         assert_eq!(str_at(&v, &["a", "e"]), None, "empty string is absent");
         assert_eq!(str_at(&v, &["a", "b", "c"]), None, "path through a string");
@@ -69,5 +73,10 @@ mod tests {
         assert_eq!(int_at(&v, &["f"]), None, "fractions are not durations");
         assert_eq!(resource_arn(&v, "AWS::IAM::SAMLProvider"), Some("arn:p"));
         assert_eq!(resource_arn(&v, "AWS::S3::Bucket"), None);
+        assert_eq!(
+            str_at(&v, &["dup"]),
+            Some("first"),
+            "a repeated key: the first counts"
+        );
     }
 }

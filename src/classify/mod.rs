@@ -9,12 +9,9 @@ pub mod taxonomy;
 
 use std::sync::Arc;
 
-use simd_json::prelude::*;
-use simd_json::BorrowedValue as Value;
-
 use crate::model::{ConfigChange, FedEvent, Outcome, Stage};
 use crate::time::parse_timestamp;
-use json::{int_at, resource_arn, str_at, string_at};
+use json::{int_at, resource_arn, str_at, string_at, Value};
 use taxonomy::{classify_failure, FailureFacts};
 
 /// What a record turned out to be.
@@ -115,16 +112,11 @@ pub fn kept_event_names() -> Vec<&'static str> {
 /// TAXONOMY.md live here: STS's own `GetFederationToken`,
 /// `AssumeRoleWithWebIdentity`, IAM-user console logins and other Connect
 /// APIs all answer `None`.
-fn kind_of(source: &str, name: &str, record: &Value<'_>) -> Option<Kind> {
-    kind_by_name(source, name, || is_saml_principal(record))
-}
-
-/// [`kind_of`] with the console-login test left to `saml_principal`.
-fn kind_by_name(source: &str, name: &str, saml_principal: impl FnOnce() -> bool) -> Option<Kind> {
+fn kind_of(source: &str, name: &str, record: &Value<'_, '_>) -> Option<Kind> {
     match (source, name) {
         ("sts.amazonaws.com", "AssumeRoleWithSAML") => Some(Kind::Federation(Stage::Sts)),
         ("signin.amazonaws.com", "ConsoleLogin") => {
-            saml_principal().then_some(Kind::Federation(Stage::Signin))
+            is_saml_principal(record).then_some(Kind::Federation(Stage::Signin))
         }
         ("connect.amazonaws.com", "GetFederationToken") => Some(Kind::Federation(Stage::Connect)),
         ("signin.amazonaws.com" | "sso.amazonaws.com", n) if IDC_EVENTS.contains(&n) => {
@@ -156,39 +148,15 @@ fn kind_by_name(source: &str, name: &str, saml_principal: impl FnOnce() -> bool)
 
 /// A console sign-in is a SAML federation when it names the SAML provider or
 /// the principal is a SAML user; an IAM user's or root's login is not.
-fn is_saml_principal(record: &Value<'_>) -> bool {
+fn is_saml_principal(record: &Value<'_, '_>) -> bool {
     str_at(record, &["additionalEventData", "SamlProviderArn"]).is_some()
         || str_at(record, &["userIdentity", "type"]) == Some("SAMLUser")
-}
-
-/// Classifies one record of a parsed tape (`decode::parse`): the record's
-/// kind is decided on the tape, and only a record fedtrail may keep is built
-/// into a value tree for [`classify`]. Answers exactly as `classify` does on
-/// the same record (a JSON object with repeated keys aside: the tape sees
-/// the first, the tree the last).
-pub fn classify_tape(
-    record: simd_json::tape::Value<'_, '_>,
-    origin: &Origin,
-) -> Result<Classified, RecordError> {
-    let object = record.as_object().ok_or(RecordError::NotObject)?;
-    let text = |key: &'static str| {
-        object
-            .get(key)
-            .and_then(|v| v.into_string())
-            .ok_or(RecordError::Missing(key))
-    };
-    let (source, name) = (text("eventSource")?, text("eventName")?);
-    if kind_by_name(source, name, || true).is_none() {
-        return Ok(Classified::Ignored);
-    }
-    let value = simd_json::value::lazy::Value::from_tape(record).into_value();
-    classify(&value, origin)
 }
 
 /// Classifies one record. Only records fedtrail keeps are checked for a
 /// usable `eventTime`; every other record is [`Classified::Ignored`] after two
 /// string reads.
-pub fn classify(record: &Value<'_>, origin: &Origin) -> Result<Classified, RecordError> {
+pub fn classify(record: &Value<'_, '_>, origin: &Origin) -> Result<Classified, RecordError> {
     if record.as_object().is_none() {
         return Err(RecordError::NotObject);
     }
@@ -225,7 +193,13 @@ struct Common {
 }
 
 impl Common {
-    fn read(record: &Value<'_>, source: &str, name: &str, time: i64, origin: &Origin) -> Common {
+    fn read(
+        record: &Value<'_, '_>,
+        source: &str,
+        name: &str,
+        time: i64,
+        origin: &Origin,
+    ) -> Common {
         let error_message = string_at(record, &["errorMessage"]);
         let error_code = string_at(record, &["errorCode"])
             .or_else(|| error_message.as_deref().and_then(code_from_message_tail));
@@ -255,7 +229,7 @@ fn code_from_message_tail(message: &str) -> Option<String> {
     (!code.is_empty()).then_some(code)
 }
 
-fn is_failure(record: &Value<'_>, stage: Stage, name: &str, common: &Common) -> bool {
+fn is_failure(record: &Value<'_, '_>, stage: Stage, name: &str, common: &Common) -> bool {
     if common.error_code.is_some() || common.error_message.is_some() {
         return true;
     }
@@ -268,7 +242,7 @@ fn is_failure(record: &Value<'_>, stage: Stage, name: &str, common: &Common) -> 
     }
 }
 
-fn federation_event(record: &Value<'_>, stage: Stage, c: Common) -> FedEvent {
+fn federation_event(record: &Value<'_, '_>, stage: Stage, c: Common) -> FedEvent {
     let failed = is_failure(record, stage, &c.name, &c);
     let failure_class = failed.then(|| {
         classify_failure(FailureFacts {
@@ -344,7 +318,7 @@ fn federation_event(record: &Value<'_>, stage: Stage, c: Common) -> FedEvent {
     }
 }
 
-fn config_change(record: &Value<'_>, target_type: &'static str, c: Common) -> ConfigChange {
+fn config_change(record: &Value<'_, '_>, target_type: &'static str, c: Common) -> ConfigChange {
     let failed = c.error_code.is_some() || c.error_message.is_some();
     let failure_class = failed.then(|| {
         classify_failure(FailureFacts {
@@ -384,7 +358,7 @@ fn config_change(record: &Value<'_>, target_type: &'static str, c: Common) -> Co
 
 /// What a change touched (`target`, the key incidents link on) and a short
 /// human detail.
-fn change_target(record: &Value<'_>, c: &Common) -> (Option<String>, Option<String>) {
+fn change_target(record: &Value<'_, '_>, c: &Common) -> (Option<String>, Option<String>) {
     let req = |k: &str| string_at(record, &["requestParameters", k]);
     match c.name.as_str() {
         "CreateSAMLProvider" | "UpdateSAMLProvider" | "DeleteSAMLProvider" => {
@@ -538,8 +512,11 @@ mod tests {
             "sso.amazonaws.com",
             "sso-directory.amazonaws.com",
         ];
-        let saml = simd_json::json!({"additionalEventData": {"SamlProviderArn": "arn:aws:iam::1:saml-provider/X"}});
-        let saml: Value = saml.into();
+        let mut text =
+            br#"{"additionalEventData": {"SamlProviderArn": "arn:aws:iam::1:saml-provider/X"}}"#
+                .to_vec();
+        let tape = simd_json::to_tape(&mut text).unwrap();
+        let saml = tape.as_value();
         let names = kept_event_names();
         assert_eq!(names.len(), 30, "every name once");
         for name in &names {
