@@ -52,7 +52,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
         Command::Explain(args) => explain_command(&args),
         Command::Query(args) => query_command(&args),
         Command::Report(args) => {
-            let written = sinks::rerender(&args.dir)?;
+            let written = pipeline::rerender(&args.dir)?;
             print_stdout(&written)?;
             Ok(0)
         }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,13 +16,14 @@ use chrono::{SecondsFormat, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::aggregate::{self, ObjectOutput, RecordCounts};
-use crate::analyze::{self, IncidentParams};
+use crate::aggregate::{self, FailureRow, Merged, ObjectOutput, RecordCounts, TimelineRow};
+use crate::analyze::{self, Finding, Incident, IncidentParams};
 use crate::classify::{classify, Classified, Origin};
 use crate::decode::{self, DecodeError, Scratch};
 use crate::fetch::{self, Fetched, S3Options};
 use crate::filter::Filter;
 use crate::model::{ObjectReport, ObjectStatus};
+use crate::sinks::load::{self, LoadError};
 use crate::sinks::{
     self, Durations, IncidentSettings, ReasonCount, Report, RunInfo, S3Requests, Selection,
     SinkError, Throughput,
@@ -65,6 +66,61 @@ pub enum ScanError {
         #[source]
         source: rayon::ThreadPoolBuildError,
     },
+}
+
+/// The tables derived from a merged run.
+struct Derived {
+    failures: Vec<FailureRow>,
+    timeline: Vec<TimelineRow>,
+    incidents: Vec<Incident>,
+    findings: Vec<Finding>,
+}
+
+impl Derived {
+    fn of(merged: &Merged, params: &IncidentParams) -> Derived {
+        Derived {
+            failures: aggregate::failures(&merged.events),
+            timeline: aggregate::timeline(&merged.events),
+            incidents: analyze::incidents(&merged.events, &merged.changes, params),
+            findings: analyze::findings(&merged.events, &merged.changes, params),
+        }
+    }
+}
+
+/// Why `fedtrail report` could not re-render a dataset (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum RerenderError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+/// Re-renders `summary.md` and `report.html` of the dataset in `dir` from
+/// its events, changes and objects, with the incident thresholds its
+/// run.json records, so the reports say what `scan` said. Returns what was
+/// written, for people.
+pub fn rerender(dir: &Path) -> Result<String, RerenderError> {
+    let loaded = load::load(dir)?;
+    let merged = &loaded.merged;
+    let params = IncidentParams::from(&loaded.run.incident_detection);
+    let d = Derived::of(merged, &params);
+    let report = Report {
+        merged,
+        failures: &d.failures,
+        timeline: &d.timeline,
+        incidents: &d.incidents,
+        findings: &d.findings,
+        run: &loaded.run,
+    };
+    sinks::write_human_reports(dir, &report)?;
+    Ok(format!(
+        "rewrote {0}/summary.md and {0}/report.html ({1} events, {2} incidents, {3} findings)\n",
+        dir.display(),
+        merged.events.len(),
+        d.incidents.len(),
+        d.findings.len()
+    ))
 }
 
 /// What a finished scan hands back to the CLI.
@@ -189,10 +245,12 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let process_s = clock.elapsed().as_secs_f64() - list_s;
 
     let merged = aggregate::merge(outputs);
-    let failures = aggregate::failures(&merged.events);
-    let timeline = aggregate::timeline(&merged.events);
-    let incidents = analyze::incidents(&merged.events, &merged.changes, &cfg.incidents);
-    let findings = analyze::findings(&merged.events, &merged.changes, &cfg.incidents);
+    let Derived {
+        failures,
+        timeline,
+        incidents,
+        findings,
+    } = Derived::of(&merged, &cfg.incidents);
     let counts = merged.counts.clone();
     let exit_code = i32::from(counts.objects_unreadable > 0 || counts.records.rejected > 0);
     let elapsed = clock.elapsed().as_secs_f64();

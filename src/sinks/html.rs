@@ -398,19 +398,7 @@ fn findings_section(out: &mut String, report: &Report<'_>) {
         let _ = writeln!(out, "<p class=\"muted\">No cross-event finding.</p>");
         return;
     }
-    table_start(
-        out,
-        "findings",
-        &[
-            "severity",
-            "finding",
-            "subject",
-            "evidence",
-            "first seen",
-            "last seen",
-            "detail",
-        ],
-    );
+    table_start(out, "findings", super::summary::FINDING_COLUMNS);
     for f in report.findings {
         let _ = write!(
             out,

@@ -260,51 +260,19 @@ fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     Ok(())
 }
 
-/// Why `fedtrail report` could not re-render a dataset (exit code 2).
-#[derive(Debug, thiserror::Error)]
-pub enum RerenderError {
-    #[error(transparent)]
-    Load(#[from] load::LoadError),
-    #[error(transparent)]
-    Sink(#[from] SinkError),
-}
-
-/// Re-renders `summary.md` and `report.html` of the dataset in `dir` from
-/// its events and changes, with the incident thresholds its run.json
-/// records, so the reports say what `scan` said. Each file is replaced
-/// atomically. Returns what was written, for people.
-pub fn rerender(dir: &Path) -> Result<String, RerenderError> {
-    let loaded = load::load(dir)?;
-    let merged = &loaded.merged;
-    let params = IncidentParams::from(&loaded.run.incident_detection);
-    let failures = crate::aggregate::failures(&merged.events);
-    let timeline = crate::aggregate::timeline(&merged.events);
-    let incidents = crate::analyze::incidents(&merged.events, &merged.changes, &params);
-    let findings = crate::analyze::findings(&merged.events, &merged.changes, &params);
-    let report = Report {
-        merged,
-        failures: &failures,
-        timeline: &timeline,
-        incidents: &incidents,
-        findings: &findings,
-        run: &loaded.run,
-    };
+/// Rewrites `summary.md` and `report.html` in an existing dataset folder,
+/// each replaced atomically (`fedtrail report`).
+pub fn write_human_reports(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     for (name, text) in [
-        ("summary.md", summary::markdown(&report)),
-        ("report.html", html::render(&report)),
+        ("summary.md", summary::markdown(report)),
+        ("report.html", html::render(report)),
     ] {
         let path = dir.join(name);
         let staging = dir.join(format!(".{name}.tmp-{}", std::process::id()));
         write_text(&staging, &text)?;
         std::fs::rename(&staging, &path).map_err(|e| SinkError::io(&path, e))?;
     }
-    Ok(format!(
-        "rewrote {0}/summary.md and {0}/report.html ({1} events, {2} incidents, {3} findings)\n",
-        dir.display(),
-        merged.events.len(),
-        incidents.len(),
-        findings.len()
-    ))
+    Ok(())
 }
 
 fn write_text(path: &Path, text: &str) -> Result<(), SinkError> {

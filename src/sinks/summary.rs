@@ -382,16 +382,19 @@ fn incidents_markdown(out: &mut String, report: &Report<'_>) {
     }
 }
 
+/// The columns findings are shown with, in summary.md and report.html.
+pub(super) const FINDING_COLUMNS: &[&str] = &[
+    "severity",
+    "finding",
+    "subject",
+    "evidence",
+    "first seen",
+    "last seen",
+    "detail",
+];
+
 fn findings_table(findings: &[Finding]) -> Table {
-    let mut t = Table::new(&[
-        "severity",
-        "finding",
-        "subject",
-        "evidence",
-        "first seen",
-        "last seen",
-        "detail",
-    ]);
+    let mut t = Table::new(FINDING_COLUMNS);
     for f in findings {
         t.row(vec![
             f.severity.to_string(),
