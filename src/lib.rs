@@ -4,11 +4,14 @@
 //! ```text
 //! source (list objects) -> decode (gunzip + JSON records)
 //!   -> classify (record -> federation event | config change | ignore)
-//!   -> aggregate (merged once) -> sinks (Parquet, run.json, summary.md)
+//!   -> aggregate (merged once) -> analyze (incidents, findings)
+//!   -> sinks (Parquet, run.json, summary.md, report.html)
 //! ```
 //!
 //! `pipeline` wires the stages; `cli` and `config` turn flags into a
-//! configuration; `generate` writes synthetic corpora with known outages.
+//! configuration; `query` runs SQL over a written dataset; `explain` says
+//! what a failure class means; `generate` writes synthetic corpora with
+//! known outages.
 
 pub mod aggregate;
 pub mod analyze;

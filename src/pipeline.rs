@@ -1,8 +1,10 @@
 //! Pipeline: wires the stages together for `scan` — source lists, workers on
 //! a rayon pool read, decode and classify one object each, `aggregate` merges
-//! their outputs once, and `sinks` write the dataset. No stage logic lives
-//! here beyond the per-object loop that feeds records to `classify` and
-//! counts what became of each.
+//! their outputs once, `analyze` finds incidents and findings, and `sinks`
+//! write the dataset — and for `report`, which reads a dataset back and
+//! renders its human reports again. No stage logic lives here beyond the
+//! per-object loop that feeds records to `classify` and counts what became
+//! of each.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

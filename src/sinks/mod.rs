@@ -1,5 +1,6 @@
-//! Sinks: the run's results written out — the Parquet tables, `run.json`
-//! and `summary.md` — atomically. Everything is written into a temporary
+//! Sinks: the run's results written out — the Parquet tables, `run.json`,
+//! `summary.md` and `report.html` — atomically (`load` reads a dataset
+//! back). Everything is written into a temporary
 //! folder beside `--out` and renamed into place only when complete, so a run
 //! that dies leaves the previous report whole.
 
