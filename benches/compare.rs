@@ -12,7 +12,8 @@
 //! the question "federation events grouped by source, error code and
 //! message", then times each tool `runs` times, interleaved, and prints the
 //! medians: wall time, records/s, MB/s of JSON, peak RSS (of the largest
-//! process; /usr/bin/time), and ratios to the floor and to fedtrail. A peer
+//! process; /usr/bin/time), and ratios to the floor and to fedtrail
+//! (fedtrail also runs on one thread, to show how it scales). A peer
 //! that is missing (jq, or Python without duckdb or chdb) is skipped with a
 //! note. Wall times include process start-up for every tool.
 
@@ -195,6 +196,8 @@ fn counts_from_json(text: &str) -> Result<Counts, String> {
 enum Tool {
     Floor,
     Fedtrail,
+    /// fedtrail on one worker thread, to show how it scales with cores.
+    FedtrailOneThread,
     Python,
     Chdb,
     Duckdb,
@@ -202,9 +205,10 @@ enum Tool {
 }
 
 impl Tool {
-    const ALL: [Tool; 6] = [
+    const ALL: [Tool; 7] = [
         Tool::Floor,
         Tool::Fedtrail,
+        Tool::FedtrailOneThread,
         Tool::Python,
         Tool::Chdb,
         Tool::Duckdb,
@@ -215,6 +219,7 @@ impl Tool {
         match self {
             Tool::Floor => "floor: inflate only (fedtrail's decoder)",
             Tool::Fedtrail => "fedtrail scan (all reports)",
+            Tool::FedtrailOneThread => "fedtrail scan, --threads 1",
             Tool::Python => "Python gzip + json",
             Tool::Chdb => "ClickHouse (chdb) JSONAsString",
             Tool::Duckdb => "DuckDB read_json, typed Records",
@@ -255,15 +260,20 @@ fn run_tool(tool: Tool, s: &Setup) -> Result<Option<(Measured, Option<Counts>)>,
             let m = measure(me.to_str().unwrap(), &["--floor", list, &t], &s.scratch)?;
             Ok(Some((m, None)))
         }
-        Tool::Fedtrail => {
+        Tool::Fedtrail | Tool::FedtrailOneThread => {
             let out = s.scratch.join("reports");
+            let threads = if tool == Tool::Fedtrail {
+                t.as_str()
+            } else {
+                "1"
+            };
             let m = measure(
                 FEDTRAIL,
                 &[
                     "scan",
                     s.corpus.to_str().unwrap(),
                     "--threads",
-                    &t,
+                    threads,
                     "--quiet",
                     "--out",
                     out.to_str().unwrap(),
@@ -499,6 +509,7 @@ fn main() {
             let vs_floor = floor_s.map_or("".into(), |f| format!("{:.2}", wall / f));
             let vs_fed = match (fed_s, tool) {
                 (_, Tool::Floor | Tool::Fedtrail) | (None, _) => String::new(),
+                (Some(f), Tool::FedtrailOneThread) => format!("2 threads {:.2}x faster", wall / f),
                 (Some(f), _) => format!("{:.1}x faster", wall / f),
             };
             println!(
