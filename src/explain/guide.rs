@@ -100,7 +100,7 @@ pub const GUIDES: &[Guide] = &[
             cause!("The IdP application was re-created or switched to a new signing key.", [PROVIDER]),
             cause!("The wrong provider's metadata was uploaded (another IdP application or environment).", [PROVIDERS]),
         ],
-        fix: "Download the IdP's current metadata and upload it: aws iam update-saml-provider --saml-provider-arn PROVIDER_ARN --saml-metadata-document file://metadata.xml. IAM keeps up to two certificates, so upload the new one before the IdP switches next time.",
+        fix: "Download the IdP's current metadata and upload it: aws iam update-saml-provider --saml-provider-arn PROVIDER_ARN --saml-metadata-document file://metadata.xml. Next time, upload the IdP's metadata as soon as it lists the coming certificate, before the IdP starts signing with it.",
     },
     Guide {
         class: "issuer_mismatch",
