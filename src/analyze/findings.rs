@@ -4,9 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::incidents::{
-    poisson_sf, IncidentParams, MIN_BUCKET_FAILURES, RECOVERY_SLACK, SIGNIFICANCE,
-};
+use super::incidents::{improbable, IncidentParams, MIN_BUCKET_FAILURES, RECOVERY_SLACK};
 use super::link::{suspected_cause, Failing};
 use super::{human_duration, ranked, short_name, who, LinkedChange};
 use crate::aggregate::BUCKET;
@@ -166,7 +164,7 @@ fn unusual(
         0.0
     };
     let expected = rate * len;
-    inside as f64 >= params.factor * expected && poisson_sf(inside, expected) < SIGNIFICANCE
+    improbable(inside, expected, params.factor)
 }
 
 fn is_provider_write(c: &ConfigChange) -> bool {

@@ -168,15 +168,22 @@ fn hot_windows(events: &[&FedEvent], class: &str, params: &IncidentParams) -> Ve
             0.0
         };
         let expected = w.baseline * len as f64;
-        inside as f64 >= params.factor * expected && poisson_sf(inside, expected) < SIGNIFICANCE
+        improbable(inside, expected, params.factor)
     });
     windows
+}
+
+/// Whether `inside` failures are a burst where `expected` were due: at least
+/// `factor` times as many, and less likely than [`SIGNIFICANCE`] by chance.
+/// Incidents and the certificate-rotation finding share this test.
+pub(crate) fn improbable(inside: u64, expected: f64, factor: f64) -> bool {
+    inside as f64 >= factor * expected && poisson_sf(inside, expected) < SIGNIFICANCE
 }
 
 /// `P(X >= k)` for `X ~ Poisson(mu)`: how likely `k` or more failures are
 /// by chance when `mu` are expected. At or below the mean it answers 1 (the
 /// true value is above 0.4, never significant).
-pub(crate) fn poisson_sf(k: u64, mu: f64) -> f64 {
+fn poisson_sf(k: u64, mu: f64) -> f64 {
     if k == 0 {
         return 1.0;
     }
