@@ -286,6 +286,12 @@ pub struct GenerateArgs {
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
 
+    /// Share of moments filled with ordinary API calls rather than sign-ins, from 0 to 1. The
+    /// default makes a sign-in-heavy corpus that exercises every stage; a real organisation
+    /// trail is mostly other traffic (0.99 or more).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.55)]
+    pub noise_share: f64,
+
     /// Most records per log object; an object also closes after 20 minutes of events.
     #[arg(long, value_name = "N", default_value_t = 35)]
     pub records_per_object: u64,

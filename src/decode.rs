@@ -42,6 +42,7 @@ pub enum DecodeError {
 pub struct Scratch {
     pub inflated: Vec<u8>,
     pub parser: simd_json::Buffers,
+    pub prescan: crate::prescan::Prescan,
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];

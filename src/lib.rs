@@ -25,6 +25,7 @@ pub mod filter;
 pub mod generate;
 pub mod model;
 pub mod pipeline;
+pub mod prescan;
 pub mod query;
 pub mod sinks;
 pub mod source;

@@ -1,5 +1,6 @@
 //! Pipeline: wires the stages together for `scan` — source lists, workers on
-//! a rayon pool read, decode and classify one object each, `aggregate` merges
+//! a rayon pool read, decode and classify one object each (parsing only the
+//! records `prescan` cannot rule out), `aggregate` merges
 //! their outputs once, `analyze` finds incidents and findings, and `sinks`
 //! write the dataset — and for `report`, which reads a dataset back and
 //! renders its human reports again. No stage logic lives here beyond the
@@ -20,11 +21,12 @@ use rayon::prelude::*;
 
 use crate::aggregate::{self, FailureRow, Merged, ObjectOutput, RecordCounts, TimelineRow};
 use crate::analyze::{self, Finding, Incident, IncidentParams};
+use crate::classify::json::Value;
 use crate::classify::{classify, Classified, Origin};
 use crate::decode::{self, DecodeError, Scratch};
 use crate::fetch::{self, Fetched, S3Options};
 use crate::filter::Filter;
-use crate::model::{ObjectReport, ObjectStatus};
+use crate::model::{ConfigChange, FedEvent, ObjectReport, ObjectStatus};
 use crate::sinks::load::{self, LoadError};
 use crate::sinks::{
     self, Durations, IncidentSettings, ReasonCount, Report, RunInfo, S3Requests, Selection,
@@ -491,57 +493,55 @@ fn read_object(
     }
     drop(raw);
     let inflated_bytes = scratch.inflated.len() as u64;
-    let document = match decode::parse(&mut scratch.inflated, &mut scratch.parser) {
-        Ok(doc) => doc,
-        Err(e) => return finished(obj, ObjectStatus::Unreadable, Some(e.to_string())),
-    };
-    let records = match decode::records(&document) {
-        Ok(records) => records,
-        Err(e @ DecodeError::Digest) => {
-            return finished(obj, ObjectStatus::Skipped, Some(e.to_string()))
-        }
-        Err(e) => return finished(obj, ObjectStatus::Unreadable, Some(e.to_string())),
-    };
     let origin = Origin {
         object: Arc::from(obj.display()),
         account: obj.info.as_ref().map(|i| i.account.clone()),
     };
-    let filter = &cfg.filter;
-    let mut counts = RecordCounts::default();
-    let mut events = Vec::new();
-    let mut changes = Vec::new();
-    let mut first_rejection = None;
-    for (index, record) in records.iter().enumerate() {
-        counts.records += 1;
-        match classify(&record, &origin) {
-            Err(e) => {
-                counts.rejected += 1;
-                first_rejection.get_or_insert_with(|| format!("first: record {index}: {e}"));
+    let mut tally = Tally::new(&cfg.filter, &origin);
+    if scratch.prescan.split(&scratch.inflated) {
+        // Only candidate records are parsed, each in place on its own.
+        let mut rest = &mut scratch.inflated[..];
+        let mut offset = 0;
+        for (index, span) in scratch.prescan.spans.iter().enumerate() {
+            if !span.candidate {
+                tally.counts.records += 1;
+                tally.counts.not_federation += 1;
+                continue;
             }
-            Ok(Classified::Ignored) => counts.not_federation += 1,
-            Ok(Classified::Event(e)) => {
-                if filter.admits(e.event_time, e.account_id.as_deref(), e.region.as_deref()) {
-                    counts.federation_events += 1;
-                    events.push(*e);
-                } else {
-                    counts.outside_selection += 1;
-                }
-            }
-            // Changes in a read object are kept for the whole window whatever
-            // their account or region: an SCP is edited in the management
-            // account, and IAM changes are logged in us-east-1, yet either can
-            // break sign-in anywhere. (Objects of unselected accounts or
-            // regions are not read at all.)
-            Ok(Classified::Change(c)) => {
-                if filter.in_window(c.event_time) {
-                    counts.config_changes += 1;
-                    changes.push(*c);
-                } else {
-                    counts.outside_selection += 1;
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(span.bytes.start - offset);
+            let (text, tail) = tail.split_at_mut(span.bytes.len());
+            (rest, offset) = (tail, span.bytes.end);
+            match simd_json::to_tape_with_buffers(text, &mut scratch.parser) {
+                Ok(tape) => tally.record(index, &tape.as_value()),
+                Err(e) => {
+                    let reason = format!("invalid JSON in record {index}: {e}");
+                    return finished(obj, ObjectStatus::Unreadable, Some(reason));
                 }
             }
         }
+    } else {
+        let document = match decode::parse(&mut scratch.inflated, &mut scratch.parser) {
+            Ok(doc) => doc,
+            Err(e) => return finished(obj, ObjectStatus::Unreadable, Some(e.to_string())),
+        };
+        let records = match decode::records(&document) {
+            Ok(records) => records,
+            Err(e @ DecodeError::Digest) => {
+                return finished(obj, ObjectStatus::Skipped, Some(e.to_string()))
+            }
+            Err(e) => return finished(obj, ObjectStatus::Unreadable, Some(e.to_string())),
+        };
+        for (index, record) in records.iter().enumerate() {
+            tally.record(index, &record);
+        }
     }
+    let Tally {
+        counts,
+        events,
+        changes,
+        first_rejection,
+        ..
+    } = tally;
     ObjectOutput {
         report: ObjectReport {
             source: obj.source.clone(),
@@ -558,5 +558,65 @@ fn read_object(
         changes,
         counts,
         inflated_bytes,
+    }
+}
+
+/// What the records of one object became, as they are classified.
+struct Tally<'a> {
+    filter: &'a Filter,
+    origin: &'a Origin,
+    counts: RecordCounts,
+    events: Vec<FedEvent>,
+    changes: Vec<ConfigChange>,
+    first_rejection: Option<String>,
+}
+
+impl<'a> Tally<'a> {
+    fn new(filter: &'a Filter, origin: &'a Origin) -> Tally<'a> {
+        Tally {
+            filter,
+            origin,
+            counts: RecordCounts::default(),
+            events: Vec::new(),
+            changes: Vec::new(),
+            first_rejection: None,
+        }
+    }
+
+    fn record(&mut self, index: usize, record: &Value<'_, '_>) {
+        let counts = &mut self.counts;
+        counts.records += 1;
+        match classify(record, self.origin) {
+            Err(e) => {
+                counts.rejected += 1;
+                self.first_rejection
+                    .get_or_insert_with(|| format!("first: record {index}: {e}"));
+            }
+            Ok(Classified::Ignored) => counts.not_federation += 1,
+            Ok(Classified::Event(e)) => {
+                if self
+                    .filter
+                    .admits(e.event_time, e.account_id.as_deref(), e.region.as_deref())
+                {
+                    counts.federation_events += 1;
+                    self.events.push(*e);
+                } else {
+                    counts.outside_selection += 1;
+                }
+            }
+            // Changes in a read object are kept for the whole window whatever
+            // their account or region: an SCP is edited in the management
+            // account, and IAM changes are logged in us-east-1, yet either can
+            // break sign-in anywhere. (Objects of unselected accounts or
+            // regions are not read at all.)
+            Ok(Classified::Change(c)) => {
+                if self.filter.in_window(c.event_time) {
+                    counts.config_changes += 1;
+                    self.changes.push(*c);
+                } else {
+                    counts.outside_selection += 1;
+                }
+            }
+        }
     }
 }

@@ -68,6 +68,8 @@ pub struct Spec {
     pub seed: u64,
     pub scenarios: Vec<Scenario>,
     pub records_per_object: u64,
+    /// Share of moments that are ordinary API calls, not sign-ins.
+    pub noise_share: f64,
     /// Midnight UTC of the first day.
     pub start: i64,
     pub days: u32,
@@ -111,8 +113,13 @@ impl TryFrom<&GenerateArgs> for Spec {
             args.records_per_object >= 1,
             "--records-per-object must be at least 1"
         );
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&args.noise_share),
+            "--noise-share must be between 0 and 1, such as 0.99"
+        );
         Ok(Spec {
             events: args.events,
+            noise_share: args.noise_share,
             seed: args.seed,
             scenarios,
             records_per_object: args.records_per_object,
@@ -249,7 +256,7 @@ pub fn write_corpus(out: &Path, spec: &Spec) -> anyhow::Result<Written> {
             produced += recs.len() as u64;
             recs.into_iter().try_for_each(|r| sink.push(r))?;
         }
-        for rec in slot(&mut rng, t, &timeline, &agents) {
+        for rec in slot(&mut rng, t, spec.noise_share, &timeline, &agents) {
             produced += 1;
             sink.push(rec)?;
         }
@@ -265,9 +272,9 @@ pub fn write_corpus(out: &Path, spec: &Spec) -> anyhow::Result<Written> {
 }
 
 /// One moment of ordinary traffic: a noise call, a trap, or a sign-in.
-fn slot(rng: &mut Rng, t: i64, tl: &Timeline, agents: &[Agent]) -> Vec<Rec> {
+fn slot(rng: &mut Rng, t: i64, noise_share: f64, tl: &Timeline, agents: &[Agent]) -> Vec<Rec> {
     let r = rng.unit();
-    if r < 0.55 {
+    if r < noise_share {
         let (account, regions): (&'static str, &[&'static str]) = match rng.below(20) {
             0..=6 => (CORP.account, &["us-east-1", "eu-west-1"]),
             7..=11 => (CONTACT.account, &["us-east-1"]),
