@@ -6,6 +6,11 @@
 //!     benches/compare-setup.sh                       # once: a venv with duckdb and chdb
 //!     FEDTRAIL_PYTHON=target/compare-venv/bin/python cargo bench --bench compare
 //!     cargo bench --bench compare -- 200000 3 2      # records, runs, threads
+//!     cargo bench --bench compare -- --noise-share=0.55   # sign-in-heavy mix
+//!
+//! The corpus is a real trail's mix by default: 99% of moments are other
+//! services' API calls (`fedtrail generate --noise-share 0.99`), so about
+//! 2% of records are federation events or changes.
 //!
 //! For each corpus shape (small objects of ~35 records, large of ~400) it
 //! generates the corpus, checks that every tool gives the same counts for
@@ -396,10 +401,15 @@ fn main() {
         .unwrap_or(1_000_000);
     let runs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
     let threads: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(2);
+    let noise_share = raw
+        .iter()
+        .find_map(|a| a.strip_prefix("--noise-share="))
+        .unwrap_or("0.99")
+        .to_string();
     let python = std::env::var("FEDTRAIL_PYTHON").unwrap_or_else(|_| "python3".into());
     let dir = tempfile::tempdir().unwrap();
     println!(
-        "fedtrail compare: {records} records per corpus, {runs} runs, {threads} threads, {} cores, python {python}",
+        "fedtrail compare: {records} records per corpus (noise share {noise_share}), {runs} runs, {threads} threads, {} cores, python {python}",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
@@ -416,6 +426,8 @@ fn main() {
                 per_object,
                 "--scenario",
                 "none",
+                "--noise-share",
+                &noise_share,
             ])
             .output()
             .unwrap();

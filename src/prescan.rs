@@ -4,7 +4,7 @@
 //! name a kept event lets a scan run near the speed of decompression.
 //!
 //! The scan works on 64-byte blocks: bit masks of quotes, backslashes and
-//! brackets (SSE2 on x86-64, a byte loop elsewhere) give which bytes lie
+//! brackets (AVX2 or SSE2 on x86-64, a byte loop elsewhere) give which bytes lie
 //! inside strings, as in simdjson's first stage, and the brackets outside
 //! strings give each record's extent. The keys `"eventName"` and
 //! `"eventSource"` are found with `memmem` and placed by depth.
@@ -304,33 +304,76 @@ struct RawMasks {
 
 #[cfg(target_arch = "x86_64")]
 fn raw_masks(block: &[u8; 64]) -> RawMasks {
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        unsafe { raw_masks_avx2(block) }
+    } else {
+        raw_masks_sse2(block)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn raw_masks_avx2(block: &[u8; 64]) -> RawMasks {
     use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of the x86-64 baseline; the loads are unaligned
-    // loads of 16 bytes each, inside the 64-byte array.
+    let mut m = RawMasks {
+        quote: 0,
+        backslash: 0,
+        open: 0,
+        close: 0,
+    };
+    // SAFETY: the caller checked for AVX2; each load is 32 bytes inside the
+    // 64-byte array.
     unsafe {
+        // `[` and `{` differ only in bit 0x20, as do `]` and `}`.
+        let lower = _mm256_set1_epi8(0x20);
+        let quote = _mm256_set1_epi8(b'"' as i8);
+        let backslash = _mm256_set1_epi8(b'\\' as i8);
+        let open = _mm256_set1_epi8(b'{' as i8);
+        let close = _mm256_set1_epi8(b'}' as i8);
+        for i in 0..2 {
+            let v = _mm256_loadu_si256(block.as_ptr().add(i * 32) as *const __m256i);
+            let folded = _mm256_or_si256(v, lower);
+            let at = i * 32;
+            m.quote |= u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, quote)) as u32) << at;
+            m.backslash |=
+                u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, backslash)) as u32) << at;
+            m.open |= u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(folded, open)) as u32) << at;
+            m.close |=
+                u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(folded, close)) as u32) << at;
+        }
+    }
+    m
+}
+
+#[cfg(target_arch = "x86_64")]
+fn raw_masks_sse2(block: &[u8; 64]) -> RawMasks {
+    use std::arch::x86_64::*;
+    let mut m = RawMasks {
+        quote: 0,
+        backslash: 0,
+        open: 0,
+        close: 0,
+    };
+    // SAFETY: SSE2 is part of the x86-64 baseline; each load is 16 bytes
+    // inside the 64-byte array.
+    unsafe {
+        let lower = _mm_set1_epi8(0x20);
         let quote = _mm_set1_epi8(b'"' as i8);
         let backslash = _mm_set1_epi8(b'\\' as i8);
-        let lower = _mm_set1_epi8(0x20);
-        // `[` and `{` differ only in bit 0x20, as do `]` and `}`.
         let open = _mm_set1_epi8(b'{' as i8);
         let close = _mm_set1_epi8(b'}' as i8);
-        let mut m = RawMasks {
-            quote: 0,
-            backslash: 0,
-            open: 0,
-            close: 0,
-        };
         for i in 0..4 {
             let v = _mm_loadu_si128(block.as_ptr().add(i * 16) as *const __m128i);
             let folded = _mm_or_si128(v, lower);
-            let bits = |x: __m128i| u64::from(_mm_movemask_epi8(x) as u16) << (i * 16);
-            m.quote |= bits(_mm_cmpeq_epi8(v, quote));
-            m.backslash |= bits(_mm_cmpeq_epi8(v, backslash));
-            m.open |= bits(_mm_cmpeq_epi8(folded, open));
-            m.close |= bits(_mm_cmpeq_epi8(folded, close));
+            let at = i * 16;
+            m.quote |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) as u16) << at;
+            m.backslash |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, backslash)) as u16) << at;
+            m.open |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(folded, open)) as u16) << at;
+            m.close |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(folded, close)) as u16) << at;
         }
-        m
     }
+    m
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -477,11 +520,15 @@ mod tests {
                 state ^= state << 17;
                 *b = b"\"\\{}[]ab: ,"[(state % 11) as usize];
             }
-            let (s, f) = (raw_masks(&block), scalar_masks(&block));
-            assert_eq!(
-                (s.quote, s.backslash, s.open, s.close),
-                (f.quote, f.backslash, f.open, f.close)
-            );
+            let f = scalar_masks(&block);
+            let want = (f.quote, f.backslash, f.open, f.close);
+            let s = raw_masks_sse2(&block);
+            assert_eq!((s.quote, s.backslash, s.open, s.close), want);
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2.
+                let a = unsafe { raw_masks_avx2(&block) };
+                assert_eq!((a.quote, a.backslash, a.open, a.close), want);
+            }
         }
     }
 
