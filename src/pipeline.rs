@@ -500,17 +500,13 @@ fn read_object(
     let mut tally = Tally::new(&cfg.filter, &origin);
     if scratch.prescan.split(&scratch.inflated) {
         // Only candidate records are parsed, each in place on its own.
-        let mut rest = &mut scratch.inflated[..];
-        let mut offset = 0;
         for (index, span) in scratch.prescan.spans.iter().enumerate() {
             if !span.candidate {
                 tally.counts.records += 1;
                 tally.counts.not_federation += 1;
                 continue;
             }
-            let (_, tail) = std::mem::take(&mut rest).split_at_mut(span.bytes.start - offset);
-            let (text, tail) = tail.split_at_mut(span.bytes.len());
-            (rest, offset) = (tail, span.bytes.end);
+            let text = &mut scratch.inflated[span.bytes.clone()];
             match simd_json::to_tape_with_buffers(text, &mut scratch.parser) {
                 Ok(tape) => tally.record(index, &tape.as_value()),
                 Err(e) => {

@@ -390,6 +390,13 @@ fn corrupt_objects_are_reported_and_the_run_goes_on() {
             "invalid JSON",
         ),
         (
+            // Plain in shape, so the prescan splits it; the record names a
+            // kept event, so it is parsed, and found broken.
+            "badrecord.json.gz",
+            gz(br#"{"Records":[{"eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithSAML","x":tru}]}"#),
+            "invalid JSON in record 0",
+        ),
+        (
             "norecords.json.gz",
             gz(b"{\"Items\": []}"),
             "no \"Records\" array",
