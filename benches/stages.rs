@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the pipeline's CPU stages on one thread, with
-//! criterion: decode (inflate + parse), classify, aggregate (merge,
+//! criterion: decode (inflate + parse, or inflate + prescan), classify, aggregate (merge,
 //! failures, timeline). Each checks its result against what `fedtrail scan`
 //! reports for the same corpus before it is timed, and reports throughput.
 //!
@@ -94,6 +94,19 @@ fn decode_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> u64 {
     records
 }
 
+/// Inflates and prescans every object; returns records seen and how many
+/// of them the prescan leaves to be parsed.
+fn prescan_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> (u64, u64) {
+    let (mut records, mut candidates) = (0, 0);
+    for (_, raw) in objects {
+        decode::inflate(raw, 1 << 30, &mut scratch.inflated).unwrap();
+        assert!(scratch.prescan.split(&scratch.inflated));
+        records += scratch.prescan.spans.len() as u64;
+        candidates += scratch.prescan.spans.iter().filter(|s| s.candidate).count() as u64;
+    }
+    (records, candidates)
+}
+
 /// Classifies every record of every object into per-object outputs, as the
 /// pipeline does (without its selection filter: the corpus is all selected).
 fn classify_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> Vec<ObjectOutput> {
@@ -153,6 +166,10 @@ fn stages(c: &mut Criterion) {
 
     // Check each stage against the scan before timing it.
     assert_eq!(decode_all(objects, &mut scratch), records);
+    let (split, candidates) = prescan_all(objects, &mut scratch);
+    assert_eq!(split, records);
+    let kept = count(&corpus.run, "federation_events") + count(&corpus.run, "config_changes");
+    assert!(candidates >= kept && candidates < records);
     let outputs = classify_all(objects, &mut scratch);
     let events: u64 = outputs.iter().map(|o| o.counts.federation_events).sum();
     assert_eq!(events, count(&corpus.run, "federation_events"));
@@ -174,6 +191,9 @@ fn stages(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(inflated));
     g.bench_function("decode: inflate + parse (bytes of JSON)", |b| {
         b.iter(|| decode_all(objects, &mut scratch))
+    });
+    g.bench_function("decode: inflate + prescan (bytes of JSON)", |b| {
+        b.iter(|| prescan_all(objects, &mut scratch))
     });
     g.throughput(Throughput::Elements(records));
     g.bench_function("decode + classify (records)", |b| {
