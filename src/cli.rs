@@ -214,6 +214,12 @@ pub struct ScanArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Fail fast: stop at the first unreadable object with exit code 2 and write no report
+    /// (the previous one stays). Without it, unreadable objects are reported and counted, the
+    /// run goes on, and it exits 1.
+    #[arg(long)]
+    pub strict: bool,
+
     /// Incidents: a 5-minute bucket is hot when its failures reach this many times the
     /// stage's median per bucket over the scanned period (and at least 2).
     #[arg(

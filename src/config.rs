@@ -115,6 +115,7 @@ pub fn scan_config(args: &ScanArgs, now: Micros, cores: usize) -> Result<ScanCon
         max_object_bytes,
         progress: !args.quiet,
         report_problems: true,
+        strict: args.strict,
         incidents: incident_params(args)?,
         s3: crate::fetch::S3Options {
             endpoint_url: args.endpoint_url.clone(),

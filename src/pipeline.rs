@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -49,6 +49,8 @@ pub struct ScanConfig {
     pub progress: bool,
     /// Print per-object problems to stderr as they happen.
     pub report_problems: bool,
+    /// Stop at the first unreadable object, writing nothing (exit code 2).
+    pub strict: bool,
     /// Thresholds of incident detection and change linking.
     pub incidents: IncidentParams,
     /// How to reach S3, for `s3://` inputs.
@@ -62,6 +64,10 @@ pub enum ScanError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    #[error(
+        "{object}: {reason}\n--strict: stopped at this unreadable object; no report was written"
+    )]
+    Strict { object: String, reason: String },
     #[error("cannot start the I/O runtime: {0}")]
     Runtime(#[source] std::io::Error),
     #[error("cannot start {threads} worker threads")]
@@ -127,6 +133,9 @@ pub fn rerender(dir: &Path) -> Result<String, RerenderError> {
     ))
 }
 
+/// Why an object was not read under `--strict`.
+const STOPPED: &str = "not read: --strict stopped the run";
+
 /// What a finished scan hands back to the CLI.
 pub struct ScanOutcome {
     /// 0 when every input was read cleanly, 1 when some were not.
@@ -188,9 +197,19 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             source,
         })?;
     let bar = progress_bar(cfg, objects.len() as u64);
+    // Set under --strict once an object is unreadable: later ones are not read.
+    let stop = AtomicBool::new(false);
     let finish = |obj: &ObjectRef, scratch: &mut Scratch, fetched: Fetched| {
+        if stop.load(Ordering::Relaxed) {
+            return finished(obj, ObjectStatus::Skipped, Some(STOPPED.into()));
+        }
         let out = read_object_guarded(obj, fetched, cfg, scratch);
-        if cfg.report_problems {
+        // Under --strict, the run's error names the unreadable object.
+        let stopping = cfg.strict && out.report.status == ObjectStatus::Unreadable;
+        if stopping {
+            stop.store(true, Ordering::Relaxed);
+        }
+        if cfg.report_problems && !stopping {
             if let Some(line) = problem_line(obj, &out.report) {
                 bar.suspend(|| eprintln!("fedtrail: {line}"));
             }
@@ -208,6 +227,9 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             .par_iter()
             .map_init(Scratch::default, |scratch, &i| {
                 let obj = &objects[i];
+                if stop.load(Ordering::Relaxed) {
+                    return finished(obj, ObjectStatus::Skipped, Some(STOPPED.into()));
+                }
                 finish(obj, scratch, read_in_hand(obj))
             })
             .collect()
@@ -246,6 +268,19 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         outputs.extend(fetched);
     }
     bar.finish_and_clear();
+    if cfg.strict {
+        if let Some(o) = outputs
+            .iter()
+            .find(|o| o.report.status == ObjectStatus::Unreadable)
+        {
+            let object = objects
+                .iter()
+                .find(|r| r.source == o.report.source && r.key == o.report.key)
+                .map_or_else(|| o.report.key.clone(), ObjectRef::display);
+            let reason = o.report.reason.clone().unwrap_or_default();
+            return Err(ScanError::Strict { object, reason });
+        }
+    }
     let process_s = clock.elapsed().as_secs_f64() - list_s;
 
     let merged = aggregate::merge(outputs);

@@ -615,3 +615,34 @@ fn objects_over_the_size_cap_are_unreadable_not_read() {
         .contains("exceeds --max-object-size 200"));
     assert_eq!(all_events(&out).len(), 1);
 }
+
+#[test]
+fn strict_stops_at_an_unreadable_object_and_keeps_the_last_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    generate(
+        &corpus,
+        &["--events", "300", "--scenario", "none", "--days", "1"],
+    );
+    let out = dir.path().join("out");
+    let clean = scan(&[&corpus], &out, &["--strict"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean.stderr));
+    let before = std::fs::read(out.join("run.json")).unwrap();
+
+    let bad = corpus.join("zz-not-gzip.json.gz");
+    std::fs::write(&bad, b"not a log").unwrap();
+    let strict = scan(&[&corpus], &out, &["--strict"]);
+    assert_eq!(strict.status.code(), Some(2));
+    let stderr = text(&strict.stderr);
+    let line = format!("{}: neither gzip nor JSON", bad.display());
+    assert_eq!(stderr.matches(&line).count(), 1, "{stderr}");
+    assert!(stderr.contains("--strict"), "{stderr}");
+    assert_eq!(
+        std::fs::read(out.join("run.json")).unwrap(),
+        before,
+        "the previous report stays whole"
+    );
+
+    // Without --strict the same input is read to the end and exits 1.
+    assert_eq!(scan(&[&corpus], &out, &[]).status.code(), Some(1));
+}
