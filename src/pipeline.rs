@@ -199,11 +199,12 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let bar = progress_bar(cfg, objects.len() as u64);
     // Set under --strict once an object is unreadable: later ones are not read.
     let stop = AtomicBool::new(false);
-    let finish = |obj: &ObjectRef, scratch: &mut Scratch, fetched: Fetched| {
+    // The bytes come from `fetch`, called only when the object is read.
+    let finish = |obj: &ObjectRef, scratch: &mut Scratch, fetch: &mut dyn FnMut() -> Fetched| {
         if stop.load(Ordering::Relaxed) {
             return finished(obj, ObjectStatus::Skipped, Some(STOPPED.into()));
         }
-        let out = read_object_guarded(obj, fetched, cfg, scratch);
+        let out = read_object_guarded(obj, fetch(), cfg, scratch);
         // Under --strict, the run's error names the unreadable object.
         let stopping = cfg.strict && out.report.status == ObjectStatus::Unreadable;
         if stopping {
@@ -227,10 +228,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             .par_iter()
             .map_init(Scratch::default, |scratch, &i| {
                 let obj = &objects[i];
-                if stop.load(Ordering::Relaxed) {
-                    return finished(obj, ObjectStatus::Skipped, Some(STOPPED.into()));
-                }
-                finish(obj, scratch, read_in_hand(obj))
+                finish(obj, scratch, &mut || read_in_hand(obj))
             })
             .collect()
     });
@@ -259,7 +257,10 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             std::iter::from_fn(|| rx.blocking_recv())
                 .par_bridge()
                 .map_init(Scratch::default, |scratch, (i, bytes)| {
-                    finish(&objects[i], scratch, bytes)
+                    let mut bytes = Some(bytes);
+                    finish(&objects[i], scratch, &mut || {
+                        bytes.take().expect("an object is read once")
+                    })
                 })
                 .collect()
         });
