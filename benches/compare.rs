@@ -347,7 +347,8 @@ fn which(program: &str) -> bool {
 }
 
 /// `--floor LIST THREADS`: inflate every listed object on THREADS threads
-/// with fedtrail's decoder, reusing one buffer per thread; print the bytes.
+/// with fedtrail's decoder, reusing one inflater and buffer per thread, as
+/// a scan does; print the bytes.
 fn floor(list: &Path, threads: usize) {
     let files: Vec<PathBuf> = std::fs::read_to_string(list)
         .unwrap()
@@ -361,11 +362,10 @@ fn floor(list: &Path, threads: usize) {
     let total: u64 = pool.install(|| {
         files
             .par_iter()
-            .map_init(Vec::new, |buf, path| {
+            .map_init(fedtrail::decode::Scratch::default, |s, path| {
                 let raw = std::fs::read(path).unwrap();
-                buf.clear();
-                fedtrail::decode::inflate(&raw, 1 << 30, buf).unwrap();
-                buf.len() as u64
+                s.inflater.inflate(&raw, 1 << 30, &mut s.inflated).unwrap();
+                s.inflated.len() as u64
             })
             .sum()
     });

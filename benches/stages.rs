@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the pipeline's CPU stages on one thread, with
-//! criterion: decode (inflate + parse, or inflate + prescan), classify, aggregate (merge,
+//! criterion: inflate (fedtrail's inflater beside flate2's reader), decode
+//! (inflate + parse, or inflate + prescan), classify, aggregate (merge,
 //! failures, timeline). Each checks its result against what `fedtrail scan`
 //! reports for the same corpus before it is timed, and reports throughput.
 //!
@@ -83,11 +84,42 @@ fn count(run: &serde_json::Value, key: &str) -> u64 {
     run["counts"][key].as_u64().unwrap()
 }
 
+/// Inflates every object with fedtrail's reused inflater; returns bytes.
+fn inflate_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> u64 {
+    let mut bytes = 0;
+    for (_, raw) in objects {
+        scratch
+            .inflater
+            .inflate(raw, 1 << 30, &mut scratch.inflated)
+            .unwrap();
+        bytes += scratch.inflated.len() as u64;
+    }
+    bytes
+}
+
+/// Inflates every object with a new flate2 `MultiGzDecoder` each (what
+/// fedtrail did before it kept one inflater per worker); returns bytes.
+fn inflate_all_flate2(objects: &[(String, Vec<u8>)], out: &mut Vec<u8>) -> u64 {
+    use std::io::Read;
+    let mut bytes = 0;
+    for (_, raw) in objects {
+        out.clear();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(out)
+            .unwrap();
+        bytes += out.len() as u64;
+    }
+    bytes
+}
+
 /// Inflates and parses every object; returns records seen.
 fn decode_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> u64 {
     let mut records = 0;
     for (_, raw) in objects {
-        decode::inflate(raw, 1 << 30, &mut scratch.inflated).unwrap();
+        scratch
+            .inflater
+            .inflate(raw, 1 << 30, &mut scratch.inflated)
+            .unwrap();
         let doc = decode::parse(&mut scratch.inflated, &mut scratch.parser).unwrap();
         records += decode::records(&doc).unwrap().len() as u64;
     }
@@ -99,7 +131,10 @@ fn decode_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> u64 {
 fn prescan_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> (u64, u64) {
     let (mut records, mut candidates) = (0, 0);
     for (_, raw) in objects {
-        decode::inflate(raw, 1 << 30, &mut scratch.inflated).unwrap();
+        scratch
+            .inflater
+            .inflate(raw, 1 << 30, &mut scratch.inflated)
+            .unwrap();
         assert!(scratch.prescan.split(&scratch.inflated));
         records += scratch.prescan.spans.len() as u64;
         candidates += scratch.prescan.spans.iter().filter(|s| s.candidate).count() as u64;
@@ -113,7 +148,10 @@ fn classify_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> Vec<Obj
     objects
         .iter()
         .map(|(name, raw)| {
-            decode::inflate(raw, 1 << 30, &mut scratch.inflated).unwrap();
+            scratch
+                .inflater
+                .inflate(raw, 1 << 30, &mut scratch.inflated)
+                .unwrap();
             let inflated_bytes = scratch.inflated.len() as u64;
             let doc = decode::parse(&mut scratch.inflated, &mut scratch.parser).unwrap();
             let origin = Origin {
@@ -165,6 +203,9 @@ fn stages(c: &mut Criterion) {
     let inflated = count(&corpus.run, "bytes_inflated");
 
     // Check each stage against the scan before timing it.
+    let mut flate2_out = Vec::new();
+    assert_eq!(inflate_all(objects, &mut scratch), inflated);
+    assert_eq!(inflate_all_flate2(objects, &mut flate2_out), inflated);
     assert_eq!(decode_all(objects, &mut scratch), records);
     let (split, candidates) = prescan_all(objects, &mut scratch);
     assert_eq!(split, records);
@@ -189,6 +230,13 @@ fn stages(c: &mut Criterion) {
     let mut g = c.benchmark_group("stages");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(inflated));
+    g.bench_function("inflate: one fedtrail Inflater (bytes of JSON)", |b| {
+        b.iter(|| inflate_all(objects, &mut scratch))
+    });
+    g.bench_function(
+        "inflate: a flate2 MultiGzDecoder per object (bytes of JSON)",
+        |b| b.iter(|| inflate_all_flate2(objects, &mut flate2_out)),
+    );
     g.bench_function("decode: inflate + parse (bytes of JSON)", |b| {
         b.iter(|| decode_all(objects, &mut scratch))
     });

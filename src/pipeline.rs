@@ -524,7 +524,10 @@ fn read_object(
         Ok(raw) => raw,
         Err(reason) => return finished(obj, ObjectStatus::Unreadable, Some(reason)),
     };
-    if let Err(e) = decode::inflate(&raw, cfg.max_object_bytes, &mut scratch.inflated) {
+    if let Err(e) = scratch
+        .inflater
+        .inflate(&raw, cfg.max_object_bytes, &mut scratch.inflated)
+    {
         return finished(obj, ObjectStatus::Unreadable, Some(e.to_string()));
     }
     drop(raw);
