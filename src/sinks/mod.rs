@@ -1,9 +1,10 @@
 //! Sinks: the run's results written out — the Parquet tables, `run.json`,
 //! `summary.md` and `report.html` — atomically (`load` reads a dataset
-//! back). Everything is written into a temporary
-//! folder beside `--out` and renamed into place only when complete, so a run
-//! that dies leaves the previous report whole.
+//! back). Everything is written into a hidden folder beside `--out` and
+//! swapped into place only when complete (see `atomic`), so a run that
+//! dies leaves the previous report whole.
 
+mod atomic;
 pub mod html;
 pub mod load;
 pub mod parquet;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use self::atomic::Staging;
 use crate::aggregate::{FailureRow, Merged, RunCounts, TimelineRow};
 use crate::analyze::{Finding, Incident, IncidentParams};
 use crate::model::Micros;
@@ -173,34 +175,12 @@ pub fn write_dataset(out: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     if out.exists() && !is_replaceable(out)? {
         return Err(SinkError::NotAReport(out.to_path_buf()));
     }
-    let name = out
-        .file_name()
-        .map_or_else(|| "reports".into(), |n| n.to_string_lossy().into_owned());
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| SinkError::io(&parent, e))?;
-    let pid = std::process::id();
-    let staging = parent.join(format!(".{name}.tmp-{pid}"));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| SinkError::io(&staging, e))?;
-    }
-    std::fs::create_dir(&staging).map_err(|e| SinkError::io(&staging, e))?;
-    let written = write_files(&staging, report);
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&staging);
+    let staging = Staging::create(out)?;
+    if let Err(e) = write_files(&staging.dir, report) {
+        staging.abandon();
         return Err(e);
     }
-    if out.exists() {
-        let old = parent.join(format!(".{name}.old-{pid}"));
-        std::fs::rename(out, &old).map_err(|e| SinkError::io(out, e))?;
-        std::fs::rename(&staging, out).map_err(|e| SinkError::io(out, e))?;
-        std::fs::remove_dir_all(&old).map_err(|e| SinkError::io(&old, e))?;
-    } else {
-        std::fs::rename(&staging, out).map_err(|e| SinkError::io(out, e))?;
-    }
-    Ok(())
+    staging.publish(out)
 }
 
 /// An existing `--out` may be replaced when it is a previous report or empty.
