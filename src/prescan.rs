@@ -15,8 +15,9 @@
 //! [`classify`](crate::classify) can keep. Every other record is a
 //! *candidate*: parsed with simd-json and classified as usual. A document
 //! that is not a plain `{"Records":[{...},...]}` with valid UTF-8 (a byte
-//! order mark, a digest file, an element that is not an object, a stray
-//! byte between records, an unterminated string, unbalanced brackets) gets
+//! order mark and whitespace between tokens are allowed; a digest file, an
+//! element that is not an object, another top-level key, a stray byte
+//! between records, an unterminated string, unbalanced brackets are not) gets
 //! no split at all: the caller parses it whole, so its errors are reported
 //! exactly as before. In records left unparsed only this structure is
 //! checked, not every rule of JSON; they cannot be federation events or
@@ -35,7 +36,7 @@ pub struct Span {
     pub candidate: bool,
 }
 
-const PREFIX: &[u8] = b"{\"Records\":[";
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 const NAME_KEY: &[u8] = b"\"eventName\"";
 const SOURCE_KEY: &[u8] = b"\"eventSource\"";
 
@@ -56,7 +57,10 @@ impl Prescan {
     pub fn split(&mut self, doc: &[u8]) -> bool {
         self.spans.clear();
         self.keys.clear();
-        if !doc.starts_with(PREFIX) || std::str::from_utf8(doc).is_err() {
+        let Some(base) = records_start(doc) else {
+            return false;
+        };
+        if std::str::from_utf8(doc).is_err() {
             return false;
         }
         let names = memmem::find_iter(doc, NAME_KEY).map(|p| (p, true, 0));
@@ -64,7 +68,7 @@ impl Prescan {
         self.keys.extend(names);
         self.keys.extend(sources);
         self.keys.sort_unstable_by_key(|k| k.0);
-        if !self.structure(doc) {
+        if !self.structure(doc, base) {
             self.spans.clear();
             return false;
         }
@@ -82,11 +86,11 @@ impl Prescan {
         true
     }
 
-    /// Walks the brackets outside strings, recording each record's extent
-    /// and the depth of every key. `false` on anything but the plain shape.
-    fn structure(&mut self, doc: &[u8]) -> bool {
-        let body = &doc[PREFIX.len()..];
-        let base = PREFIX.len();
+    /// Walks the brackets outside strings from `base` (just inside the
+    /// `Records` array), recording each record's extent and the depth of
+    /// every key. `false` on anything but the plain shape.
+    fn structure(&mut self, doc: &[u8], base: usize) -> bool {
+        let body = &doc[base..];
         let mut depth = 2u32;
         let mut key = 0usize;
         // Where the bytes between records, which must be separators, begin.
@@ -154,6 +158,23 @@ impl Prescan {
         }
         depth == 0 && !state.in_string() && is_gap(&doc[gap_from..], b"")
     }
+}
+
+/// Where the `Records` array's elements begin, when `doc` opens with
+/// `{"Records":[` (after an optional byte order mark, with any whitespace
+/// between the tokens).
+fn records_start(doc: &[u8]) -> Option<usize> {
+    let mut at = if doc.starts_with(BOM) { BOM.len() } else { 0 };
+    for token in [&b"{"[..], b"\"Records\"", b":", b"["] {
+        while doc.get(at).is_some_and(|b| is_ws(*b)) {
+            at += 1;
+        }
+        if !doc[at..].starts_with(token) {
+            return None;
+        }
+        at += token.len();
+    }
+    Some(at)
 }
 
 /// Whether `gap` is whitespace around exactly the separator `sep` (or only
@@ -457,11 +478,35 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_and_whitespace_between_tokens_still_split() {
+        let r = record("AssumeRoleWithSAML", "");
+        for doc in [
+            format!("\u{feff}{{\"Records\":[{r}]}}"),
+            format!("{{ \"Records\" :\n[ {r} ,\n\t{r}\r\n] }}\n"),
+            "\u{feff} {\"Records\":[]}".to_string(),
+        ] {
+            let spans = split(&doc).unwrap_or_else(|| panic!("no split: {doc}"));
+            assert!(
+                spans
+                    .iter()
+                    .all(|s| doc[s.bytes.clone()] == r && s.candidate),
+                "{doc}"
+            );
+        }
+        for doc in [
+            r#"{"Records" [{}]}"#,
+            r#"{"Records":{}}"#,
+            r#"{"records":[]}"#,
+            "{",
+        ] {
+            assert_eq!(split(doc), None, "{doc}");
+        }
+    }
+
+    #[test]
     fn anything_but_the_plain_shape_is_parsed_whole() {
         let r = record("GetObject", "");
         for doc in [
-            format!("\u{feff}{{\"Records\":[{r}]}}"),
-            format!(r#"{{ "Records": [{r}]}}"#),
             format!(r#"{{"Records":[{r},7]}}"#),
             format!(r#"{{"Records":[{r} {r}]}}"#),
             format!(r#"{{"Records":[{r},,{r}]}}"#),
