@@ -417,6 +417,9 @@ fn traps_are_not_federation() {
         json!({"eventTime": "2026-05-26T08:00:00Z", "eventSource": "connect.amazonaws.com", "eventName": "DescribeUser", "errorCode": "ResourceNotFoundException"}),
         json!({"eventTime": "2026-05-26T08:00:00Z", "eventSource": "connect.amazonaws.com", "eventName": "ListUsers", "errorCode": "UserNotFoundException"}),
         json!({"eventTime": "2026-05-26T08:00:00Z", "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole", "errorCode": "AccessDenied"}),
+        // An Insights event about the rate of a federation call is not one.
+        json!({"eventVersion": "1.07", "eventType": "AwsCloudTrailInsight", "eventTime": "2026-05-26T08:00:00Z",
+               "eventSource": "sts.amazonaws.com", "eventName": "AssumeRoleWithSAML", "insightDetails": {"state": "Start"}}),
     ];
     for trap in &traps {
         assert_eq!(run(trap), Ok(Classified::Ignored), "{trap}");

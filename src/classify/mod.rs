@@ -32,7 +32,13 @@ pub enum RecordError {
     Missing(&'static str),
     #[error("eventTime {0:?} is not a timestamp")]
     BadTime(String),
+    #[error("record is {0} bytes, over the {MAX_RECORD_MIB} MiB fedtrail reads in one record")]
+    TooLarge(usize),
 }
+
+/// The largest record fedtrail reads, in MiB. CloudTrail's own records are
+/// far smaller; anything this size is not an API call worth parsing.
+pub const MAX_RECORD_MIB: usize = 10;
 
 /// Where a record came from: the object's display name, and the account the
 /// key layout names (used when the record itself carries none).
@@ -165,6 +171,11 @@ pub fn classify(record: &Value<'_, '_>, origin: &Origin) -> Result<Classified, R
     let Some(kind) = kind_of(source, name, record) else {
         return Ok(Classified::Ignored);
     };
+    // An Insights event names the API call whose rate it describes; it is
+    // not that call.
+    if str_at(record, &["eventType"]) == Some("AwsCloudTrailInsight") {
+        return Ok(Classified::Ignored);
+    }
     let time_text = str_at(record, &["eventTime"]).ok_or(RecordError::Missing("eventTime"))?;
     let time =
         parse_timestamp(time_text).ok_or_else(|| RecordError::BadTime(time_text.to_string()))?;
