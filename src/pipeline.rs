@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use crate::aggregate::{self, FailureRow, Merged, ObjectOutput, RecordCounts, TimelineRow};
 use crate::analyze::{self, Finding, Incident, IncidentParams};
 use crate::classify::json::Value;
-use crate::classify::{classify, Classified, Origin};
+use crate::classify::{classify, Classified, Origin, RecordError, MAX_RECORD_MIB};
 use crate::decode::{self, DecodeError, Scratch};
 use crate::fetch::{self, Fetched, S3Options};
 use crate::filter::Filter;
@@ -388,21 +388,34 @@ fn problem_line(obj: &ObjectRef, report: &ObjectReport) -> Option<String> {
 /// Groups objects of one status by the kind of reason (the text before any
 /// detail in parentheses or after a colon).
 fn by_reason(objects: &[ObjectReport], status: ObjectStatus) -> Vec<ReasonCount> {
-    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for o in objects.iter().filter(|o| o.status == status) {
         let reason = o.reason.as_deref().unwrap_or("no reason recorded");
-        let kind = reason.split(['(', ':']).next().unwrap_or(reason).trim();
-        *counts.entry(kind).or_default() += 1;
+        *counts.entry(reason_kind(reason)).or_default() += 1;
     }
     let mut v: Vec<ReasonCount> = counts
         .into_iter()
-        .map(|(reason, objects)| ReasonCount {
-            reason: reason.to_string(),
-            objects,
-        })
+        .map(|(reason, objects)| ReasonCount { reason, objects })
         .collect();
     v.sort_by_key(|r| std::cmp::Reverse(r.objects));
     v
+}
+
+/// The kind of a reason, for grouping: its text before any detail (after
+/// `(` or `:`), with numbers as `N` ("invalid JSON in record N").
+fn reason_kind(reason: &str) -> String {
+    let head = reason.split(['(', ':']).next().unwrap_or(reason).trim();
+    let mut kind = String::with_capacity(head.len());
+    let mut in_number = false;
+    for c in head.chars() {
+        if !c.is_ascii_digit() {
+            kind.push(c);
+        } else if !in_number {
+            kind.push('N');
+        }
+        in_number = c.is_ascii_digit();
+    }
+    kind
 }
 
 /// The async runtime and AWS clients, made once when an input needs them.
@@ -540,6 +553,10 @@ fn read_object(
     if scratch.prescan.split(&scratch.inflated) {
         // Only candidate records are parsed, each in place on its own.
         for (index, span) in scratch.prescan.spans.iter().enumerate() {
+            if span.bytes.len() > MAX_RECORD_MIB << 20 {
+                tally.reject(index, RecordError::TooLarge(span.bytes.len()));
+                continue;
+            }
             if !span.candidate {
                 tally.counts.records += 1;
                 tally.counts.not_federation += 1;
@@ -618,17 +635,24 @@ impl<'a> Tally<'a> {
         }
     }
 
+    /// Counts a record that cannot be used, keeping the first reason.
+    fn reject(&mut self, index: usize, e: RecordError) {
+        self.counts.records += 1;
+        self.counts.rejected += 1;
+        self.first_rejection
+            .get_or_insert_with(|| format!("first: record {index}: {e}"));
+    }
+
     fn record(&mut self, index: usize, record: &Value<'_, '_>) {
+        let classified = match classify(record, self.origin) {
+            Ok(classified) => classified,
+            Err(e) => return self.reject(index, e),
+        };
         let counts = &mut self.counts;
         counts.records += 1;
-        match classify(record, self.origin) {
-            Err(e) => {
-                counts.rejected += 1;
-                self.first_rejection
-                    .get_or_insert_with(|| format!("first: record {index}: {e}"));
-            }
-            Ok(Classified::Ignored) => counts.not_federation += 1,
-            Ok(Classified::Event(e)) => {
+        match classified {
+            Classified::Ignored => counts.not_federation += 1,
+            Classified::Event(e) => {
                 if self
                     .filter
                     .admits(e.event_time, e.account_id.as_deref(), e.region.as_deref())
@@ -644,7 +668,7 @@ impl<'a> Tally<'a> {
             // account, and IAM changes are logged in us-east-1, yet either can
             // break sign-in anywhere. (Objects of unselected accounts or
             // regions are not read at all.)
-            Ok(Classified::Change(c)) => {
+            Classified::Change(c) => {
                 if self.filter.in_window(c.event_time) {
                     counts.config_changes += 1;
                     self.changes.push(*c);

@@ -346,93 +346,218 @@ fn same_input_same_bytes() {
     }
 }
 
+/// What a bad object must end as.
+enum Verdict {
+    /// Not read; the reason contains this.
+    Unreadable(&'static str),
+    /// Read; this many records rejected, the first reason containing this;
+    /// and this many federation events kept.
+    Rejected(u64, &'static str, u64),
+    /// Read whole: this many federation events kept.
+    Accepted(u64),
+    /// Not read, by its key or its content; the reason contains this.
+    Skipped(&'static str),
+}
+
+/// A federation failure record with its own eventID, plus `extra` fields.
+fn signin(id: &str, extra: &str) -> String {
+    format!(
+        r#"{{"eventVersion":"1.08","eventTime":"2026-05-25T10:00:00Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithSAML","awsRegion":"us-east-1","eventID":"{id}","recipientAccountId":"111122223333","errorCode":"InvalidIdentityToken","errorMessage":"Specified provider doesn't exist"{extra}}}"#
+    )
+}
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// Issue 7's matrix: every kind of bad input beside good objects. Each bad
+/// object ends unreadable, rejected, skipped or accepted as it should, with
+/// one line on stderr naming it; the good objects' events are all there and
+/// nothing else; the summary groups unreadable objects by reason.
 #[test]
-fn corrupt_objects_are_reported_and_the_run_goes_on() {
+fn every_kind_of_bad_input_is_reported_and_the_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("corpus");
     generate(
         &corpus,
         &["--events", "300", "--scenario", "none", "--days", "1"],
     );
-    let good_events = {
-        let out = dir.path().join("clean");
-        assert_eq!(
-            scan(&[&corpus], &out, &[]).status.code(),
-            Some(0),
-            "a clean corpus exits 0"
-        );
-        all_events(&out).len()
+    // The cap under which the bomb is caught and the big record is read.
+    let cap = ["--max-object-size", "16MiB"];
+    let clean = dir.path().join("clean");
+    assert_eq!(
+        scan(&[&corpus], &clean, &cap).status.code(),
+        Some(0),
+        "a clean corpus exits 0"
+    );
+    let event_ids = |out: &Path| -> BTreeSet<String> {
+        all_events(out)
+            .iter()
+            .map(|r| str_field(r, "event_id").unwrap().to_string())
+            .collect()
     };
-    let bad = corpus.join("bad");
-    std::fs::create_dir(&bad).unwrap();
-    let gz = |data: &[u8]| {
-        use std::io::Write;
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
+    let mut want_ids = event_ids(&clean);
+    want_ids.extend(["j", "k", "l", "p", "s"].map(String::from));
+
+    let good = gz(format!(r#"{{"Records":[{}]}}"#, signin("x", "")).as_bytes());
+    let mut bad_crc = good.clone();
+    let n = bad_crc.len();
+    bad_crc[n - 8] ^= 0xff;
+    let bomb = {
+        let mut text = br#"{"Records":["#.to_vec();
+        text.resize(20 << 20, b' ');
+        text.extend(b"]}");
+        gz(&text)
     };
-    let truncated = gz(br#"{"Records":[{"eventSource":"sts.amazonaws.com"}]}"#);
-    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        (
-            "truncated.json.gz",
-            truncated[..truncated.len() - 12].to_vec(),
-            "truncated gzip",
-        ),
-        (
-            "text.json.gz",
-            b"just some text".to_vec(),
-            "neither gzip nor JSON",
-        ),
-        ("empty.json.gz", Vec::new(), "empty object"),
-        (
-            "badjson.json.gz",
-            gz(b"{\"Records\": [ {\"a\": }"),
-            "invalid JSON",
-        ),
+    let deep = format!(
+        r#"{{"Records":[{}]}}"#,
+        signin(
+            "d",
+            &format!(r#","x":{}1{}"#, "[".repeat(5000), "]".repeat(5000))
+        )
+    );
+    let huge = format!(
+        r#"{{"Records":[{}]}}"#,
+        signin("h", &format!(r#","pad":"{}""#, "x".repeat(11 << 20)))
+    );
+    let mut bad_utf8 =
+        br#"{"Records":[{"eventSource":"s3.amazonaws.com","eventName":"GetObject","k":"__"}]}"#
+            .to_vec();
+    let at = bad_utf8.len() - 5;
+    bad_utf8[at..at + 2].copy_from_slice(b"\xff\xfe");
+    let records = |rs: &[String]| gz(format!(r#"{{"Records":[{}]}}"#, rs.join(",")).as_bytes());
+    let insight = br#"{"Records":[{"eventVersion":"1.07","eventType":"AwsCloudTrailInsight","eventTime":"2026-05-25T10:00:00Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithSAML","insightDetails":{"state":"Start"}}]}"#;
+    let insight_key = "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2026/05/25/111122223333_CloudTrail-Insight_us-east-1_20260525T1000Z_abcdefghijklmnop.json.gz";
+    let digest = br#"{"awsAccountId":"111122223333","digestStartTime":"2026-05-25T09:00:00Z","logFiles":[]}"#;
+
+    use Verdict::*;
+    let cases: Vec<(&str, Vec<u8>, Verdict)> = vec![
+        ("truncated.json.gz", good[..good.len() - 12].to_vec(), Unreadable("truncated gzip stream")),
+        ("badcrc.json.gz", bad_crc, Unreadable("corrupt gzip: CRC-32 mismatch")),
+        ("text.json.gz", b"just some text".to_vec(), Unreadable("neither gzip nor JSON")),
+        ("empty.json.gz", Vec::new(), Unreadable("empty object")),
+        ("emptygzip.json.gz", gz(b""), Unreadable("gzip stream holds no data")),
+        ("bomb.json.gz", bomb, Unreadable("decompresses to more than 16777216 bytes")),
+        ("badjson.json.gz", gz(b"{\"Records\": [ {\"a\": }"), Unreadable("invalid JSON")),
         (
             // Plain in shape, so the prescan splits it; the record names a
             // kept event, so it is parsed, and found broken.
             "badrecord.json.gz",
             gz(br#"{"Records":[{"eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithSAML","x":tru}]}"#),
-            "invalid JSON in record 0",
+            Unreadable("invalid JSON in record 0"),
+        ),
+        ("norecords.json.gz", gz(b"{\"Items\": []}"), Unreadable("no \"Records\" array")),
+        ("plain.json", br#"{"Records": 5}"#.to_vec(), Unreadable("\"Records\" is not an array")),
+        ("badutf8.json.gz", gz(&bad_utf8), Unreadable("invalid JSON")),
+        ("deep.json.gz", gz(deep.as_bytes()), Unreadable("invalid JSON in record 0")),
+        (
+            "notobject.json.gz",
+            records(&["5".into(), signin("j", "")]),
+            Rejected(1, "first: record 0: record is not a JSON object", 1),
         ),
         (
-            "norecords.json.gz",
-            gz(b"{\"Items\": []}"),
-            "no \"Records\" array",
+            // eventTime not a time, or not a string; a number as a string
+            // is read as the number.
+            "types.json.gz",
+            records(&[
+                signin("k1", "").replace("2026-05-25T10:00:00Z", "yesterday"),
+                signin("k2", "").replace(r#""2026-05-25T10:00:00Z""#, "1779703200"),
+                signin("k", r#","requestParameters":{"durationSeconds":"3600"}"#),
+            ]),
+            Rejected(2, "first: record 0: eventTime \"yesterday\" is not a timestamp", 1),
         ),
+        ("huge.json.gz", gz(huge.as_bytes()), Rejected(1, "over the 10 MiB fedtrail reads in one record", 0)),
         (
-            "plain.json",
-            br#"{"Records": 5}"#.to_vec(),
-            "\"Records\" is not an array",
+            "bom.json.gz",
+            gz(format!("\u{feff}{{\"Records\":[{}]}}", signin("l", "")).as_bytes()),
+            Accepted(1),
         ),
+        ("future.json.gz", records(&[signin("s", "").replace("1.08", "9.99")]), Accepted(1)),
+        // The same eventID in two objects is one event.
+        ("dup1.json.gz", records(&[signin("p", "")]), Accepted(1)),
+        ("dup2.json.gz", records(&[signin("p", "")]), Accepted(1)),
+        ("insight-elsewhere.json.gz", gz(insight), Accepted(0)),
+        (insight_key, gz(insight), Skipped("CloudTrail Insights object")),
+        ("digest.json.gz", gz(digest), Skipped("digest")),
     ];
+    let bad = corpus.join("bad");
     for (name, bytes, _) in &cases {
-        std::fs::write(bad.join(name), bytes).unwrap();
+        let path = bad.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
     }
     let out = dir.path().join("out");
-    let result = scan(&[&corpus], &out, &[]);
+    let result = scan(&[&corpus], &out, &cap);
     assert_eq!(result.status.code(), Some(1));
     let stderr = text(&result.stderr);
     let objects = rows(&out.join("objects.parquet"));
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
-    for (name, _, want) in &cases {
+    for (name, _, verdict) in &cases {
         let row = objects
             .iter()
             .find(|r| str_field(r, "key").is_some_and(|k| k.ends_with(name)))
             .unwrap_or_else(|| panic!("{name} not in objects.parquet"));
-        assert_eq!(str_field(row, "status"), Some("unreadable"), "{name}");
-        let reason = str_field(row, "reason").unwrap();
-        assert!(reason.contains(want), "{name}: {reason}");
-        let line = format!("{}: {reason}", bad.join(name).display());
-        assert!(stderr.contains(&line), "stderr lacks {line:?}:\n{stderr}");
-        assert!(summary.contains(name), "summary.md lacks {name}");
+        let status = str_field(row, "status").unwrap();
+        let reason = str_field(row, "reason").unwrap_or("");
+        let kept = long_field(row, "federation_records").unwrap() as u64;
+        let rejected = long_field(row, "rejected_records").unwrap() as u64;
+        let (want_status, want_reason) = match verdict {
+            Unreadable(r) => ("unreadable", *r),
+            Rejected(n, r, events) => {
+                assert_eq!((rejected, kept), (*n, *events), "{name}: rejected, kept");
+                ("ok", *r)
+            }
+            Accepted(events) => {
+                assert_eq!((rejected, kept), (0, *events), "{name}: rejected, kept");
+                ("ok", "")
+            }
+            Skipped(r) => ("skipped", *r),
+        };
+        assert_eq!(status, want_status, "{name}: {reason}");
+        assert!(
+            reason.contains(want_reason),
+            "{name}: {reason:?} lacks {want_reason:?}"
+        );
+        // One line on stderr for each object with a problem (skips are
+        // expected, and only counted).
+        let lines = stderr.lines().filter(|l| l.contains(name)).count();
+        let want_lines = usize::from(matches!(verdict, Unreadable(_) | Rejected(..)));
+        assert_eq!(lines, want_lines, "{name} on stderr:\n{stderr}");
+        if want_lines == 1 {
+            let line = format!("{}: ", bad.join(name).display());
+            assert!(
+                stderr.contains(&line) && summary.contains(name),
+                "{name} named in stderr and summary.md"
+            );
+        }
     }
     assert_eq!(
-        all_events(&out).len(),
-        good_events,
-        "the good objects' events are all there"
+        event_ids(&out),
+        want_ids,
+        "exactly the good objects' events"
     );
+    let run = run_json(&out);
+    assert_eq!(run["counts"]["duplicate_events"], 1);
+    let unreadable = cases
+        .iter()
+        .filter(|c| matches!(c.2, Unreadable(_)))
+        .count() as u64;
+    assert_eq!(run["counts"]["objects_unreadable"], unreadable);
+    // The summary groups unreadable objects by kind of reason.
+    for (kind, n) in [
+        ("invalid JSON", 2),
+        ("invalid JSON in record N", 2),
+        ("corrupt gzip", 1),
+        ("decompresses to more than N bytes", 1),
+    ] {
+        assert!(
+            summary.contains(&format!("| {kind} | {n} |")),
+            "summary lacks {kind} x {n}:\n{summary}"
+        );
+    }
 }
 
 #[test]
