@@ -117,6 +117,7 @@ pub async fn lookup(
                 event_name: name.to_string(),
                 document,
             },
+            version: None,
             info: None,
             skip: None,
         });

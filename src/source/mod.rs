@@ -26,6 +26,10 @@ pub struct ObjectRef {
     pub location: Location,
     /// Size as stored.
     pub size: u64,
+    /// What changes when the object's bytes do: the S3 ETag (or the
+    /// modification time where a store lists no ETag), or a file's
+    /// modification time. `None` when unknown (always read).
+    pub version: Option<String>,
     pub info: Option<KeyInfo>,
     /// Why it will not be read, if it will not.
     pub skip: Option<String>,
@@ -55,6 +59,7 @@ impl ObjectRef {
         key: String,
         location: Location,
         size: u64,
+        version: Option<String>,
         filter: &Filter,
     ) -> ObjectRef {
         let info = parse_key(&key);
@@ -69,6 +74,7 @@ impl ObjectRef {
             key,
             location,
             size,
+            version,
             info,
             skip,
         }
@@ -83,6 +89,15 @@ impl ObjectRef {
             Location::Lookup { event_name, .. } => format!("lookup:{event_name}"),
         }
     }
+}
+
+/// An object as a listing reports it, before it is judged.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    /// See [`ObjectRef::version`].
+    pub version: Option<String>,
 }
 
 /// Why a source could not be listed at all (the run stops with exit code 2).
@@ -118,18 +133,41 @@ pub fn list(input: &str, filter: &Filter) -> Result<Vec<ObjectRef>, SourceError>
         let key = root
             .file_name()
             .map_or_else(|| input.to_string(), |n| n.to_string_lossy().into_owned());
-        found.push((key, root.to_path_buf(), meta.len()));
+        found.push((listed(key, &meta), root.to_path_buf()));
     } else {
         walk(root, "", &mut found).map_err(|(path, e)| io_err(&path, e))?;
     }
-    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.sort_by(|a, b| a.0.key.cmp(&b.0.key));
     Ok(found
         .into_iter()
-        .map(|(key, path, size)| ObjectRef::found(&source, key, Location::File(path), size, filter))
+        .map(|(l, path)| {
+            ObjectRef::found(
+                &source,
+                l.key,
+                Location::File(path),
+                l.size,
+                l.version,
+                filter,
+            )
+        })
         .collect())
 }
 
-type Found = Vec<(String, PathBuf, u64)>;
+/// A local file as listed: its modification time stands for its version.
+fn listed(key: String, meta: &std::fs::Metadata) -> Listed {
+    let version = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| format!("mtime {}.{:09}", d.as_secs(), d.subsec_nanos()));
+    Listed {
+        key,
+        size: meta.len(),
+        version,
+    }
+}
+
+type Found = Vec<(Listed, PathBuf)>;
 
 fn walk(dir: &Path, prefix: &str, found: &mut Found) -> Result<(), (PathBuf, std::io::Error)> {
     let entries = std::fs::read_dir(dir).map_err(|e| (dir.to_path_buf(), e))?;
@@ -151,7 +189,7 @@ fn walk(dir: &Path, prefix: &str, found: &mut Found) -> Result<(), (PathBuf, std
         if meta.is_dir() && !linked {
             walk(&path, &key, found)?;
         } else if meta.is_file() {
-            found.push((key, path, meta.len()));
+            found.push((listed(key, &meta), path));
         }
     }
     Ok(())

@@ -11,7 +11,7 @@ use aws_sdk_s3::Client;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use tokio::task::JoinSet;
 
-use super::{Location, ObjectRef, SourceError};
+use super::{Listed, Location, ObjectRef, SourceError};
 use crate::filter::Filter;
 use crate::model::Micros;
 
@@ -104,11 +104,11 @@ pub async fn list(
         queue.extend(expanded.folders);
         found.extend(expanded.objects);
     }
-    found.sort_by(|a: &(String, u64), b| a.0.cmp(&b.0));
-    found.dedup_by(|a, b| a.0 == b.0);
+    found.sort_by(|a: &Listed, b| a.key.cmp(&b.key));
+    found.dedup_by(|a, b| a.key == b.key);
     Ok(found
         .into_iter()
-        .map(|(key, size)| {
+        .map(|Listed { key, size, version }| {
             let relative = key.strip_prefix(&url.prefix).unwrap_or(&key).to_string();
             let location = Location::S3 {
                 bucket: url.bucket.clone(),
@@ -116,7 +116,7 @@ pub async fn list(
             };
             // Judged on the whole key, so that the layout above the user's
             // prefix still counts; named by the part below it.
-            let mut obj = ObjectRef::found(&source, key, location, size, filter);
+            let mut obj = ObjectRef::found(&source, key, location, size, version, filter);
             obj.key = relative;
             obj
         })
@@ -137,7 +137,7 @@ fn first_level(prefix: &str) -> Level {
 
 struct Expanded {
     folders: Vec<(String, Level)>,
-    objects: Vec<(String, u64)>,
+    objects: Vec<Listed>,
 }
 
 /// One listing step: the child folders to expand next, or the objects of a
@@ -263,14 +263,14 @@ async fn folders(
         .0)
 }
 
-/// Every object below a prefix (all pages), as (key, size).
+/// Every object below a prefix (all pages).
 async fn objects(
     client: &Client,
     bucket: &str,
     prefix: &str,
     start_after: Option<&str>,
     requests: &Requests,
-) -> Result<Vec<(String, u64)>, SourceError> {
+) -> Result<Vec<Listed>, SourceError> {
     Ok(
         list_pages(client, bucket, prefix, false, start_after, requests)
             .await?
@@ -279,7 +279,7 @@ async fn objects(
 }
 
 /// One ListObjectsV2 listing followed through all its pages: the common
-/// prefixes (with `delimited`) and the objects, as (key, size).
+/// prefixes (with `delimited`) and the objects.
 async fn list_pages(
     client: &Client,
     bucket: &str,
@@ -287,7 +287,7 @@ async fn list_pages(
     delimited: bool,
     start_after: Option<&str>,
     requests: &Requests,
-) -> Result<(Vec<String>, Vec<(String, u64)>), SourceError> {
+) -> Result<(Vec<String>, Vec<Listed>), SourceError> {
     let (mut folders, mut objects) = (Vec::new(), Vec::new());
     let mut token = None;
     loop {
@@ -309,7 +309,16 @@ async fn list_pages(
         );
         for o in page.contents() {
             if let Some(key) = o.key().filter(|k| !k.ends_with('/')) {
-                objects.push((key.to_string(), o.size().unwrap_or(0).max(0) as u64));
+                objects.push(Listed {
+                    key: key.to_string(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    // The ETag; some S3-compatible stores list none, and
+                    // then the modification time stands in.
+                    version: o
+                        .e_tag()
+                        .map(|t| format!("etag {t}"))
+                        .or_else(|| o.last_modified().map(|t| format!("modified {t}"))),
+                });
             }
         }
         token = page.next_continuation_token().map(str::to_owned);
