@@ -5,6 +5,7 @@
 //! `failures` and `timeline` tables. Plain functions over plain data.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -78,7 +79,72 @@ pub struct Merged {
 }
 
 /// Merges worker outputs (in any order) into one deterministic dataset.
-pub fn merge(mut outputs: Vec<ObjectOutput>) -> Merged {
+pub fn merge(outputs: Vec<ObjectOutput>) -> Merged {
+    finish(gather(outputs))
+}
+
+/// What an incremental run kept of the report it merged into.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Carried {
+    /// Object rows kept from earlier runs (their objects were not read again).
+    pub objects: u64,
+    pub events: u64,
+    pub changes: u64,
+}
+
+/// Merges this run's outputs onto a previous report (an incremental run).
+/// Every object read again in this run (`reread`: display names, the
+/// `source_object` of its rows) has its earlier events and changes
+/// replaced; everything else of the previous report is kept. An object
+/// only skipped in this run keeps its earlier row. Counts of records and
+/// objects are this run's; the written counts are the whole report's.
+pub fn merge_onto(
+    previous: Merged,
+    outputs: Vec<ObjectOutput>,
+    reread: &HashSet<String>,
+) -> (Merged, Carried) {
+    let mut merged = gather(outputs);
+    let mut carried = Carried::default();
+    let id = |o: &ObjectReport| (o.source.clone(), o.key.clone());
+    let now: HashSet<(Arc<str>, String)> = merged
+        .objects
+        .iter()
+        .filter(|o| o.status != ObjectStatus::Skipped)
+        .map(id)
+        .collect();
+    let mut kept: Vec<ObjectReport> = previous
+        .objects
+        .into_iter()
+        .filter(|o| !now.contains(&id(o)))
+        .collect();
+    carried.objects = kept.len() as u64;
+    let earlier: HashSet<(Arc<str>, String)> = kept.iter().map(id).collect();
+    // Skipped now, read before: the earlier row stands.
+    merged.objects.retain(|o| !earlier.contains(&id(o)));
+    kept.append(&mut merged.objects);
+    kept.sort_by(|a, b| (&a.source, &a.key).cmp(&(&b.source, &b.key)));
+    merged.objects = kept;
+
+    let events: Vec<FedEvent> = previous
+        .events
+        .into_iter()
+        .filter(|e| !reread.contains(&*e.source_object))
+        .collect();
+    let changes: Vec<ConfigChange> = previous
+        .changes
+        .into_iter()
+        .filter(|c| !reread.contains(&*c.source_object))
+        .collect();
+    carried.events = events.len() as u64;
+    carried.changes = changes.len() as u64;
+    // Earlier rows first: on equal times they keep their place.
+    merged.events.splice(0..0, events);
+    merged.changes.splice(0..0, changes);
+    (finish(merged), carried)
+}
+
+/// This run's outputs side by side, counted, in object order.
+fn gather(mut outputs: Vec<ObjectOutput>) -> Merged {
     // Object order first, so that ties in time below fall in a fixed order
     // whatever order the workers finished in.
     outputs
@@ -102,6 +168,12 @@ pub fn merge(mut outputs: Vec<ObjectOutput>) -> Merged {
         merged.changes.extend(out.changes);
         merged.objects.push(out.report);
     }
+    merged
+}
+
+/// Sorts and de-duplicates events and changes, drops role-policy changes of
+/// roles no event names, and counts what is written.
+fn finish(mut merged: Merged) -> Merged {
     merged.counts.duplicate_events = sort_and_dedupe(&mut merged.events, |e| {
         (e.event_time, e.event_id.as_deref())
     });

@@ -214,6 +214,17 @@ pub struct ScanArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Where to keep what the report holds (each object read, with its size and ETag or
+    /// modification time), so the next run reads only new or changed objects and merges them
+    /// into the report. [default: OUT/state.json]
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Rebuild the report from every selected object, ignoring the state and the previous
+    /// report (which is still replaced only once the new one is complete).
+    #[arg(long)]
+    pub full: bool,
+
     /// Fail fast: stop at the first unreadable object with exit code 2 and write no report
     /// (the previous one stays). Without it, unreadable objects are reported and counted, the
     /// run goes on, and it exits 1.

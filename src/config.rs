@@ -116,6 +116,8 @@ pub fn scan_config(args: &ScanArgs, now: Micros, cores: usize) -> Result<ScanCon
         progress: !args.quiet,
         report_problems: true,
         strict: args.strict,
+        state: args.state.clone(),
+        full: args.full,
         incidents: incident_params(args)?,
         s3: crate::fetch::S3Options {
             endpoint_url: args.endpoint_url.clone(),

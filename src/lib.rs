@@ -29,6 +29,7 @@ pub mod prescan;
 pub mod query;
 pub mod sinks;
 pub mod source;
+pub mod state;
 pub mod time;
 
 use std::ffi::OsString;

@@ -7,7 +7,7 @@
 //! per-object loop that feeds records to `classify` and counts what became
 //! of each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -29,11 +29,12 @@ use crate::filter::Filter;
 use crate::model::{ConfigChange, FedEvent, ObjectReport, ObjectStatus};
 use crate::sinks::load::{self, LoadError};
 use crate::sinks::{
-    self, Durations, IncidentSettings, ReasonCount, Report, RunInfo, S3Requests, Selection,
-    SinkError, Throughput,
+    self, Durations, IncidentSettings, Incremental, ReasonCount, Report, RunInfo, S3Requests,
+    Selection, SinkError, Throughput,
 };
 use crate::source::s3::{Requests, S3Url};
 use crate::source::{self, Location, ObjectRef, SourceError};
+use crate::state::{self, State, StateError, Verdict};
 use crate::time::{format_micros, MICROS_PER_MINUTE};
 
 /// A validated `scan` configuration (see `config` for how flags become one).
@@ -51,6 +52,10 @@ pub struct ScanConfig {
     pub report_problems: bool,
     /// Stop at the first unreadable object, writing nothing (exit code 2).
     pub strict: bool,
+    /// A copy of the state kept outside the report (`--state`).
+    pub state: Option<PathBuf>,
+    /// Ignore the state and the previous report (`--full`).
+    pub full: bool,
     /// Thresholds of incident detection and change linking.
     pub incidents: IncidentParams,
     /// How to reach S3, for `s3://` inputs.
@@ -68,6 +73,12 @@ pub enum ScanError {
         "{object}: {reason}\n--strict: stopped at this unreadable object; no report was written"
     )]
     Strict { object: String, reason: String },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(
+        "cannot read the previous report to merge this run into (run with --full to rebuild it)"
+    )]
+    Previous(#[source] LoadError),
     #[error("cannot start the I/O runtime: {0}")]
     Runtime(#[source] std::io::Error),
     #[error("cannot start {threads} worker threads")]
@@ -133,6 +144,31 @@ pub fn rerender(dir: &Path) -> Result<String, RerenderError> {
     ))
 }
 
+/// The state and the report an incremental run merges into: none under
+/// `--full`, without a state file, or when the report the state describes is
+/// gone (then everything is read, and said so).
+fn previous_report(
+    cfg: &ScanConfig,
+    state_file: &Path,
+) -> Result<Option<(State, Merged)>, ScanError> {
+    if cfg.full {
+        return Ok(None);
+    }
+    let Some(state) = State::load(state_file)? else {
+        return Ok(None);
+    };
+    if !cfg.out.join("run.json").is_file() {
+        eprintln!(
+            "fedtrail: {}: the state lists objects, but {} holds no report; reading everything",
+            state_file.display(),
+            cfg.out.display()
+        );
+        return Ok(None);
+    }
+    let loaded = load::load(&cfg.out).map_err(ScanError::Previous)?;
+    Ok(Some((state, loaded.merged)))
+}
+
 /// Why an object was not read under `--strict`.
 const STOPPED: &str = "not read: --strict stopped the run";
 
@@ -189,6 +225,33 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     }
     let list_s = clock.elapsed().as_secs_f64();
 
+    // An incremental run reads only what the previous report lacks.
+    let state_file = cfg
+        .state
+        .clone()
+        .unwrap_or_else(|| cfg.out.join(state::FILE_NAME));
+    let previous = previous_report(cfg, &state_file)?;
+    let verdicts: Vec<Verdict> = objects
+        .iter()
+        .map(|o| match &previous {
+            Some((state, _)) if before_reading(o, cfg).is_none() => state.verdict(o),
+            _ => Verdict::New,
+        })
+        .collect();
+    let tally = |v: Verdict| {
+        (0..objects.len())
+            .filter(|&i| verdicts[i] == v && before_reading(&objects[i], cfg).is_none())
+            .count() as u64
+    };
+    let mut incremental = Incremental {
+        state_file: state_file.display().to_string(),
+        merged_into_previous: previous.is_some(),
+        objects_new: tally(Verdict::New),
+        objects_changed: tally(Verdict::Changed),
+        objects_unchanged: tally(Verdict::Unchanged),
+        ..Incremental::default()
+    };
+
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
         .build()
@@ -222,6 +285,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     // LookupEvents documents go straight to the workers; S3 objects come
     // through the fetch stage.
     let (remote, local): (Vec<usize>, Vec<usize>) = (0..objects.len())
+        .filter(|&i| verdicts[i] != Verdict::Unchanged)
         .partition(|&i| before_reading(&objects[i], cfg).is_none() && is_remote(&objects[i]));
     let mut outputs: Vec<ObjectOutput> = pool.install(|| {
         local
@@ -284,7 +348,36 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     }
     let process_s = clock.elapsed().as_secs_f64() - list_s;
 
-    let merged = aggregate::merge(outputs);
+    // What the report holds after this run, and the merge onto the last one.
+    let by_id: HashMap<(&str, &str), &ObjectRef> = objects
+        .iter()
+        .map(|o| ((&*o.source, o.key.as_str()), o))
+        .collect();
+    let read_now: Vec<(&ObjectRef, bool)> = outputs
+        .iter()
+        .filter(|o| o.report.status != ObjectStatus::Skipped)
+        .filter_map(|o| {
+            let obj = by_id.get(&(&*o.report.source, o.report.key.as_str()))?;
+            Some((*obj, o.report.status == ObjectStatus::Ok))
+        })
+        .collect();
+    let (mut state, previous) = previous.unzip();
+    let state = state.get_or_insert_with(State::default);
+    for (obj, whole) in &read_now {
+        state.record(obj, *whole);
+    }
+    let state_json = state.to_json();
+    let (mut merged, carried) = match previous {
+        None => (aggregate::merge(outputs), aggregate::Carried::default()),
+        Some(previous) => {
+            let reread: HashSet<String> = read_now.iter().map(|(o, _)| o.display()).collect();
+            aggregate::merge_onto(previous, outputs, &reread)
+        }
+    };
+    merged.counts.objects_listed += incremental.objects_unchanged;
+    incremental.carried_objects = carried.objects;
+    incremental.carried_events = carried.events;
+    incremental.carried_changes = carried.changes;
     let Derived {
         failures,
         timeline,
@@ -312,6 +405,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         incident_detection: IncidentSettings::from(&cfg.incidents),
         unreadable_by_reason: by_reason(&merged.objects, ObjectStatus::Unreadable),
         skipped_by_reason: by_reason(&merged.objects, ObjectStatus::Skipped),
+        incremental: Some(incremental),
         throughput: Throughput {
             objects_per_s: rate(counts.objects_read as f64),
             records_per_s: rate(counts.records.records as f64),
@@ -341,7 +435,10 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         findings: &findings,
         run: &run,
     };
-    sinks::write_dataset(&cfg.out, &report)?;
+    sinks::write_dataset(&cfg.out, &report, &state_json)?;
+    if let Some(copy) = &cfg.state {
+        sinks::replace_file(copy, &state_json)?;
+    }
     let summary = sinks::summary::terminal(&report, &cfg.out.display().to_string());
     // Freeing a run's worth of events takes a while; a command-line run
     // exits without waiting for it.

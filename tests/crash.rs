@@ -93,6 +93,8 @@ fn a_run_killed_at_any_moment_leaves_a_whole_report() {
     let work = tmp.path().join("work");
     std::fs::create_dir(&work).unwrap();
     let out = work.join("out");
+    // --full: each killed run would replace report a with report b whole
+    // (an incremental run would merge b into a).
     let kill_at = |delay: Duration| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fedtrail"))
             .args([
@@ -101,6 +103,7 @@ fn a_run_killed_at_any_moment_leaves_a_whole_report() {
                 "--out",
                 out.to_str().unwrap(),
                 "--quiet",
+                "--full",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -151,7 +154,7 @@ fn a_run_killed_at_any_moment_leaves_a_whole_report() {
     let _ = std::fs::remove_dir_all(&out);
     assert!(scan(&[&a], &out, &[]).status.success());
     kill_at(full / 2);
-    let last = scan(&[&b], &out, &[]);
+    let last = scan(&[&b], &out, &["--full"]);
     assert_eq!(last.status.code(), Some(0), "{}", text(&last.stderr));
     assert_eq!(which_report(&out, &refs), "b");
     assert!(leftovers(&work).is_empty(), "{:?}", leftovers(&work));

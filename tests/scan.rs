@@ -684,8 +684,17 @@ fn a_second_run_replaces_the_report_whole() {
     let out = dir.path().join("out");
     assert_eq!(scan(&[&corpus], &out, &[]).status.code(), Some(0));
     assert_eq!(event_files(&out).len(), 2);
+    // By default a second run merges into the report (see tests/incremental.rs)...
     assert_eq!(
         scan(&[&corpus], &out, &["--start", "2026-05-26"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(event_files(&out).len(), 2, "merged: the first day stays");
+    // ...and with --full it replaces it.
+    assert_eq!(
+        scan(&[&corpus], &out, &["--start", "2026-05-26", "--full"])
             .status
             .code(),
         Some(0)

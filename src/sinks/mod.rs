@@ -64,9 +64,33 @@ pub struct RunInfo {
     pub s3_requests: Option<S3Requests>,
     pub unreadable_by_reason: Vec<ReasonCount>,
     pub skipped_by_reason: Vec<ReasonCount>,
+    /// How this run used the state of the report it replaced (absent in
+    /// reports written before incremental runs).
+    #[serde(default)]
+    pub incremental: Option<Incremental>,
     pub durations: Durations,
     pub throughput: Throughput,
     pub exit_code: i32,
+}
+
+/// What an incremental run read and what it kept of the previous report.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Incremental {
+    /// The state file the run read (and wrote).
+    pub state_file: String,
+    /// Whether the run merged into a previous report (false on a first run
+    /// and under `--full`).
+    pub merged_into_previous: bool,
+    /// Listed objects not in the previous report: read.
+    pub objects_new: u64,
+    /// Listed objects whose size or version changed: read, their earlier rows replaced.
+    pub objects_changed: u64,
+    /// Listed objects the previous report holds as they are: not read.
+    pub objects_unchanged: u64,
+    /// Rows kept from the previous report.
+    pub carried_objects: u64,
+    pub carried_events: u64,
+    pub carried_changes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -171,12 +195,15 @@ pub const TABLES: &[&str] = &[
 ];
 
 /// Writes the whole dataset to `out`, replacing any previous report there.
-pub fn write_dataset(out: &Path, report: &Report<'_>) -> Result<(), SinkError> {
+/// `state` is the report's `state.json` text (see `crate::state`).
+pub fn write_dataset(out: &Path, report: &Report<'_>, state: &str) -> Result<(), SinkError> {
     if out.exists() && !is_replaceable(out)? {
         return Err(SinkError::NotAReport(out.to_path_buf()));
     }
     let staging = Staging::create(out)?;
-    if let Err(e) = write_files(&staging.dir, report) {
+    let written = write_files(&staging.dir, report)
+        .and_then(|()| write_text(&staging.dir.join(crate::state::FILE_NAME), state));
+    if let Err(e) = written {
         staging.abandon();
         return Err(e);
     }
@@ -248,12 +275,20 @@ pub fn write_human_reports(dir: &Path, report: &Report<'_>) -> Result<(), SinkEr
         ("summary.md", summary::markdown(report)),
         ("report.html", html::render(report)),
     ] {
-        let path = dir.join(name);
-        let staging = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        write_text(&staging, &text)?;
-        std::fs::rename(&staging, &path).map_err(|e| SinkError::io(&path, e))?;
+        replace_file(&dir.join(name), &text)?;
     }
     Ok(())
+}
+
+/// Writes `text` to `path` through a hidden file beside it and a rename, so
+/// a reader sees the old file or the new one, whole.
+pub fn replace_file(path: &Path, text: &str) -> Result<(), SinkError> {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let staging = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    write_text(&staging, text)?;
+    std::fs::rename(&staging, path).map_err(|e| SinkError::io(path, e))
 }
 
 fn write_text(path: &Path, text: &str) -> Result<(), SinkError> {

@@ -206,11 +206,29 @@ fn tops_table(d: &Digest) -> Table {
 fn counts_lines(report: &Report<'_>) -> Vec<String> {
     let c = &report.run.counts;
     let r = &c.records;
-    vec![
-        format!(
+    let objects = match &report.run.incremental {
+        Some(i) if i.merged_into_previous => format!(
+            "objects: {} listed, {} read ({} new, {} changed), {} unchanged since the last run (not read), \
+             {} skipped, {} unreadable; kept from earlier runs: {} objects, {} events, {} changes \
+             (--full rebuilds)",
+            c.objects_listed,
+            c.objects_read,
+            i.objects_new,
+            i.objects_changed,
+            i.objects_unchanged,
+            c.objects_skipped,
+            c.objects_unreadable,
+            i.carried_objects,
+            i.carried_events,
+            i.carried_changes
+        ),
+        _ => format!(
             "objects: {} listed, {} read, {} skipped, {} unreadable",
             c.objects_listed, c.objects_read, c.objects_skipped, c.objects_unreadable
         ),
+    };
+    vec![
+        objects,
         format!(
             "records: {} read, {} rejected, {} not federation, {} outside the selection",
             r.records, r.rejected, r.not_federation, r.outside_selection

@@ -1,0 +1,199 @@
+//! Incremental runs: which objects a report already holds, so that the next
+//! run reads only objects that are new or changed and merges them in.
+//!
+//! The state is a small JSON file, `state.json`, written inside the report
+//! with it (so the two cannot disagree after a crash). `--state FILE` reads
+//! it from FILE instead, and writes FILE too. It lists every object read
+//! whole into the report, by the name messages use for it (its path or
+//! `s3://` URL), with its stored size and its version: the S3 ETag (or the
+//! modification time where a store lists no ETag), or a file's modification
+//! time. An object whose size and version are both unchanged is not read
+//! again; its rows stay. Objects read but found unreadable are not listed,
+//! so the next run tries them again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::source::ObjectRef;
+
+/// The state file's name inside a report.
+pub const FILE_NAME: &str = "state.json";
+
+/// The version of the file's layout.
+const FORMAT: u32 = 1;
+
+/// What a report holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub format: u32,
+    /// Every object read whole, by display name.
+    pub objects: BTreeMap<String, Seen>,
+}
+
+/// An object as it was when it was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    pub bytes: u64,
+    pub version: String,
+}
+
+/// How a listed object compares with the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not in the report yet.
+    New,
+    /// In the report, but its size or version differ (or its version is unknown).
+    Changed,
+    /// In the report as it is now: not read again.
+    Unchanged,
+}
+
+/// Why the state could not be read (the run stops with exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{path}: cannot read the state file")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a fedtrail state file ({source}); remove it, or run with --full to rebuild the report")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: state format {found} is newer than this fedtrail reads ({FORMAT}); run with --full to rebuild the report")]
+    Format { path: PathBuf, found: u32 },
+}
+
+impl State {
+    /// Reads the state at `path`; `None` when there is none.
+    pub fn load(path: &Path) -> Result<Option<State>, StateError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StateError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let state: State = serde_json::from_str(&text).map_err(|source| StateError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if state.format > FORMAT {
+            return Err(StateError::Format {
+                path: path.to_path_buf(),
+                found: state.format,
+            });
+        }
+        Ok(Some(state))
+    }
+
+    pub fn verdict(&self, obj: &ObjectRef) -> Verdict {
+        match self.objects.get(&obj.display()) {
+            None => Verdict::New,
+            Some(seen) if Some(&seen.version) == obj.version.as_ref() && seen.bytes == obj.size => {
+                Verdict::Unchanged
+            }
+            Some(_) => Verdict::Changed,
+        }
+    }
+
+    /// Records what became of an object read in this run: read whole (and
+    /// with a known version), it is listed; otherwise it is not.
+    pub fn record(&mut self, obj: &ObjectRef, read_whole: bool) {
+        let name = obj.display();
+        match (&obj.version, read_whole) {
+            (Some(version), true) => {
+                let seen = Seen {
+                    bytes: obj.size,
+                    version: version.clone(),
+                };
+                self.objects.insert(name, seen);
+            }
+            _ => {
+                self.objects.remove(&name);
+            }
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let state = State {
+            format: FORMAT,
+            objects: self.objects.clone(),
+        };
+        serde_json::to_string_pretty(&state).expect("State serialises") + "\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::filter::Filter;
+    use crate::source::Location;
+
+    fn object(path: &str, size: u64, version: Option<&str>) -> ObjectRef {
+        ObjectRef::found(
+            &Arc::from("logs"),
+            path.to_string(),
+            Location::File(PathBuf::from(path)),
+            size,
+            version.map(str::to_string),
+            &Filter::default(),
+        )
+    }
+
+    #[test]
+    fn objects_are_new_changed_or_unchanged() {
+        let mut state = State::default();
+        let a = object("logs/a.json.gz", 10, Some("mtime 1.0"));
+        assert_eq!(state.verdict(&a), Verdict::New);
+        state.record(&a, true);
+        assert_eq!(state.verdict(&a), Verdict::Unchanged);
+        assert_eq!(
+            state.verdict(&object("logs/a.json.gz", 11, Some("mtime 1.0"))),
+            Verdict::Changed
+        );
+        assert_eq!(
+            state.verdict(&object("logs/a.json.gz", 10, Some("mtime 2.0"))),
+            Verdict::Changed
+        );
+        // An unknown version is never taken as unchanged.
+        assert_eq!(
+            state.verdict(&object("logs/a.json.gz", 10, None)),
+            Verdict::Changed
+        );
+        // Found unreadable: forgotten, so tried again next time.
+        state.record(&a, false);
+        assert_eq!(state.verdict(&a), Verdict::New);
+    }
+
+    #[test]
+    fn the_file_round_trips_and_bad_files_get_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        assert_eq!(State::load(&path).unwrap(), None);
+        let mut state = State::default();
+        state.record(&object("logs/a.json.gz", 10, Some("etag \"x\"")), true);
+        std::fs::write(&path, state.to_json()).unwrap();
+        let back = State::load(&path).unwrap().unwrap();
+        assert_eq!(back.objects, state.objects);
+        std::fs::write(&path, "{not json").unwrap();
+        let err = State::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("not a fedtrail state file") && err.contains("--full"),
+            "{err}"
+        );
+        std::fs::write(&path, r#"{"format":99,"objects":{}}"#).unwrap();
+        let err = State::load(&path).unwrap_err().to_string();
+        assert!(err.contains("format 99"), "{err}");
+    }
+}
