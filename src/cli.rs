@@ -225,6 +225,19 @@ pub struct ScanArgs {
     #[arg(long)]
     pub full: bool,
 
+    /// Replace session names, user names and source IPs with keyed pseudonyms (HMAC-SHA-256)
+    /// in every table and report, so they can be shared without personal data. The same name
+    /// gets the same pseudonym in every run with the same key. The key (at least 16 bytes) comes
+    /// from --redact-key-file or the FEDTRAIL_REDACT_KEY environment variable; without one
+    /// the run is refused.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// File holding the --redact key (its bytes; a trailing newline is ignored). Takes
+    /// precedence over FEDTRAIL_REDACT_KEY.
+    #[arg(long, value_name = "FILE", requires = "redact")]
+    pub redact_key_file: Option<PathBuf>,
+
     /// Fail fast: stop at the first unreadable object with exit code 2 and write no report
     /// (the previous one stays). Without it, unreadable objects are reported and counted, the
     /// run goes on, and it exits 1.

@@ -9,6 +9,7 @@ use crate::cli::ScanArgs;
 use crate::filter::Filter;
 use crate::model::Micros;
 use crate::pipeline::ScanConfig;
+use crate::redact::{Redactor, MIN_KEY_BYTES};
 use crate::time::{parse_span, parse_timestamp};
 
 /// The folder `scan` reads when no SOURCE is given.
@@ -40,6 +41,40 @@ pub enum ConfigError {
     BadSize(String),
     #[error("no SOURCE given and ./{DEFAULT_SOURCE} does not exist here; name a folder of CloudTrail logs, e.g. `fedtrail scan ./AWSLogs`")]
     NoDefaultSource,
+    #[error("--redact needs a key: set FEDTRAIL_REDACT_KEY or pass --redact-key-file FILE (at least {MIN_KEY_BYTES} bytes, kept secret; the same key gives the same pseudonyms)")]
+    RedactNoKey,
+    #[error("--redact-key-file {path}: cannot read it: {reason}")]
+    RedactKeyFile { path: String, reason: String },
+    #[error("the --redact key is {0} bytes; use at least {MIN_KEY_BYTES} (for example `openssl rand -hex 32`)")]
+    RedactShortKey(usize),
+}
+
+/// The `--redact` pseudonymiser, with its key from `--redact-key-file` or
+/// else `env_key` (FEDTRAIL_REDACT_KEY). `None` without `--redact`.
+pub fn redactor(
+    args: &ScanArgs,
+    env_key: Option<std::ffi::OsString>,
+) -> Result<Option<Redactor>, ConfigError> {
+    if !args.redact {
+        return Ok(None);
+    }
+    let key: Vec<u8> = match (&args.redact_key_file, env_key) {
+        (Some(path), _) => {
+            let mut bytes = std::fs::read(path).map_err(|e| ConfigError::RedactKeyFile {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                bytes.pop();
+            }
+            bytes
+        }
+        (None, Some(key)) => key.into_encoded_bytes(),
+        (None, None) => return Err(ConfigError::RedactNoKey),
+    };
+    Redactor::new(&key)
+        .map(Some)
+        .ok_or(ConfigError::RedactShortKey(key.len()))
 }
 
 /// Resolves `scan` flags. `now` is the current time, for `--since`.
@@ -118,6 +153,7 @@ pub fn scan_config(args: &ScanArgs, now: Micros, cores: usize) -> Result<ScanCon
         strict: args.strict,
         state: args.state.clone(),
         full: args.full,
+        redact: None,
         incidents: incident_params(args)?,
         s3: crate::fetch::S3Options {
             endpoint_url: args.endpoint_url.clone(),

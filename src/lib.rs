@@ -27,6 +27,7 @@ pub mod model;
 pub mod pipeline;
 pub mod prescan;
 pub mod query;
+pub mod redact;
 pub mod sinks;
 pub mod source;
 pub mod state;
@@ -47,7 +48,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
         Command::Scan(args) => {
             let now = chrono::Utc::now().timestamp_micros();
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let cfg = config::scan_config(&args, now, cores)?;
+            let mut cfg = config::scan_config(&args, now, cores)?;
+            cfg.redact = config::redactor(&args, std::env::var_os("FEDTRAIL_REDACT_KEY"))?;
             let outcome = pipeline::scan(&cfg)?;
             if !args.quiet {
                 print_stdout(&outcome.summary)?;

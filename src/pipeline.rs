@@ -27,6 +27,7 @@ use crate::decode::{self, DecodeError, Scratch};
 use crate::fetch::{self, Fetched, S3Options};
 use crate::filter::Filter;
 use crate::model::{ConfigChange, FedEvent, ObjectReport, ObjectStatus};
+use crate::redact::Redactor;
 use crate::sinks::load::{self, LoadError};
 use crate::sinks::{
     self, Durations, IncidentSettings, Incremental, ReasonCount, Report, RunInfo, S3Requests,
@@ -56,6 +57,8 @@ pub struct ScanConfig {
     pub state: Option<PathBuf>,
     /// Ignore the state and the previous report (`--full`).
     pub full: bool,
+    /// Pseudonymise personal fields as records are classified (`--redact`).
+    pub redact: Option<Redactor>,
     /// Thresholds of incident detection and change linking.
     pub incidents: IncidentParams,
     /// How to reach S3, for `s3://` inputs.
@@ -75,6 +78,12 @@ pub enum ScanError {
     Strict { object: String, reason: String },
     #[error(transparent)]
     State(#[from] StateError),
+    #[error("{out} was written {then} and this run is {now}: its rows cannot be merged; run with --full to rebuild it, or choose another --out")]
+    Redaction {
+        out: String,
+        then: String,
+        now: String,
+    },
     #[error(
         "cannot read the previous report to merge this run into (run with --full to rebuild it)"
     )]
@@ -157,6 +166,18 @@ fn previous_report(
     let Some(state) = State::load(state_file)? else {
         return Ok(None);
     };
+    let key_id = cfg.redact.as_ref().map(Redactor::key_id);
+    if state.redaction != key_id {
+        let how = |id: &Option<String>| match id {
+            Some(id) => format!("with --redact (key id {id})"),
+            None => "without --redact".to_string(),
+        };
+        return Err(ScanError::Redaction {
+            out: cfg.out.display().to_string(),
+            then: how(&state.redaction),
+            now: how(&key_id),
+        });
+    }
     if !cfg.out.join("run.json").is_file() {
         eprintln!(
             "fedtrail: {}: the state lists objects, but {} holds no report; reading everything",
@@ -363,6 +384,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         .collect();
     let (mut state, previous) = previous.unzip();
     let state = state.get_or_insert_with(State::default);
+    state.redaction = cfg.redact.as_ref().map(Redactor::key_id);
     for (obj, whole) in &read_now {
         state.record(obj, *whole);
     }
@@ -646,7 +668,7 @@ fn read_object(
         object: Arc::from(obj.display()),
         account: obj.info.as_ref().map(|i| i.account.clone()),
     };
-    let mut tally = Tally::new(&cfg.filter, &origin);
+    let mut tally = Tally::new(&cfg.filter, &origin, cfg.redact.as_ref());
     if scratch.prescan.split(&scratch.inflated) {
         // Only candidate records are parsed, each in place on its own.
         for (index, span) in scratch.prescan.spans.iter().enumerate() {
@@ -714,6 +736,7 @@ fn read_object(
 struct Tally<'a> {
     filter: &'a Filter,
     origin: &'a Origin,
+    redact: Option<&'a Redactor>,
     counts: RecordCounts,
     events: Vec<FedEvent>,
     changes: Vec<ConfigChange>,
@@ -721,10 +744,11 @@ struct Tally<'a> {
 }
 
 impl<'a> Tally<'a> {
-    fn new(filter: &'a Filter, origin: &'a Origin) -> Tally<'a> {
+    fn new(filter: &'a Filter, origin: &'a Origin, redact: Option<&'a Redactor>) -> Tally<'a> {
         Tally {
             filter,
             origin,
+            redact,
             counts: RecordCounts::default(),
             events: Vec::new(),
             changes: Vec::new(),
@@ -755,7 +779,11 @@ impl<'a> Tally<'a> {
                     .admits(e.event_time, e.account_id.as_deref(), e.region.as_deref())
                 {
                     counts.federation_events += 1;
-                    self.events.push(*e);
+                    let mut e = *e;
+                    if let Some(r) = self.redact {
+                        r.event(&mut e);
+                    }
+                    self.events.push(e);
                 } else {
                     counts.outside_selection += 1;
                 }
@@ -768,7 +796,11 @@ impl<'a> Tally<'a> {
             Classified::Change(c) => {
                 if self.filter.in_window(c.event_time) {
                     counts.config_changes += 1;
-                    self.changes.push(*c);
+                    let mut c = *c;
+                    if let Some(r) = self.redact {
+                        r.change(&mut c);
+                    }
+                    self.changes.push(c);
                 } else {
                     counts.outside_selection += 1;
                 }

@@ -28,6 +28,10 @@ const FORMAT: u32 = 1;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     pub format: u32,
+    /// The `--redact` key id the report's rows were written with, if any:
+    /// rows under another key (or none) are never merged with them.
+    #[serde(default)]
+    pub redaction: Option<String>,
     /// Every object read whole, by display name.
     pub objects: BTreeMap<String, Seen>,
 }
@@ -126,6 +130,7 @@ impl State {
     pub fn to_json(&self) -> String {
         let state = State {
             format: FORMAT,
+            redaction: self.redaction.clone(),
             objects: self.objects.clone(),
         };
         serde_json::to_string_pretty(&state).expect("State serialises") + "\n"
