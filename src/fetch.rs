@@ -6,7 +6,7 @@
 //! exponential backoff and jitter. An object that still fails is handed on
 //! as an error with the last reason, and the run goes on.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,13 +76,15 @@ pub fn cloudtrail_client(shared: &SdkConfig) -> aws_sdk_cloudtrail::Client {
 pub type Fetched = Result<Vec<u8>, String>;
 
 /// Gets every `(index, bucket, key)` with `concurrency` requests in flight,
-/// sending results to `out` as they complete. Stops early if `out` closes.
+/// sending results to `out` as they complete. Starts no new request once
+/// `stop` is set (`--strict` saw an unreadable object).
 pub async fn fetch_all(
     client: Client,
     wanted: Vec<(usize, String, String)>,
     opts: S3Options,
     requests: Arc<Requests>,
     out: mpsc::Sender<(usize, Fetched)>,
+    stop: Arc<AtomicBool>,
 ) {
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
@@ -90,6 +92,9 @@ pub async fn fetch_all(
         let Ok(permit) = permits.clone().acquire_owned().await else {
             break;
         };
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
         let (client, out, requests) = (client.clone(), out.clone(), requests.clone());
         let attempts = opts.attempts.max(1);
         tasks.spawn(async move {

@@ -282,7 +282,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         })?;
     let bar = progress_bar(cfg, objects.len() as u64);
     // Set under --strict once an object is unreadable: later ones are not read.
-    let stop = AtomicBool::new(false);
+    let stop = Arc::new(AtomicBool::new(false));
     // The bytes come from `fetch`, called only when the object is read.
     let finish = |obj: &ObjectRef, scratch: &mut Scratch, fetch: &mut dyn FnMut() -> Fetched| {
         if stop.load(Ordering::Relaxed) {
@@ -337,6 +337,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             cfg.s3.clone(),
             requests.clone(),
             tx,
+            stop.clone(),
         ));
         let fetched: Vec<ObjectOutput> = pool.install(|| {
             std::iter::from_fn(|| rx.blocking_recv())

@@ -282,6 +282,50 @@ fn a_key_that_always_fails_is_unreadable_and_the_run_goes_on() {
     assert_eq!(ok, paths.len() - 2, "every other object was read");
 }
 
+#[test]
+fn strict_stops_fetching_at_the_first_unreadable_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("strict");
+    generate(
+        &bucket,
+        &[
+            "--events",
+            "800",
+            "--records-per-object",
+            "4",
+            "--scenario",
+            "none",
+            "--days",
+            "1",
+        ],
+    );
+    let paths = object_paths(&bucket, "strict");
+    assert!(paths.len() > 100, "{}", paths.len());
+    let faults = Arc::new(Faults::default());
+    faults
+        .always
+        .lock()
+        .unwrap()
+        .insert(paths[0].clone(), Fault::Denied);
+    let server = Server::with_faults(dir.path(), faults);
+    let out = dir.path().join("out");
+    let result = scan_s3(
+        &server,
+        "s3://strict/",
+        &out,
+        &["--strict", "--concurrency", "2", "--threads", "1"],
+    );
+    assert_eq!(result.status.code(), Some(2), "{}", text(&result.stderr));
+    assert!(text(&result.stderr).contains("--strict: stopped"));
+    let gets = server.gets.load(Ordering::Relaxed);
+    assert!(
+        gets < 20,
+        "{gets} GETs of {} objects after the first failed",
+        paths.len()
+    );
+    assert!(!out.exists(), "nothing written");
+}
+
 /// A stub of the CloudTrail API (JSON 1.1 protocol) on 127.0.0.1: one trail
 /// for DescribeTrails, and LookupEvents over the given records, newest first,
 /// in pages, answering the first request with a throttling error.
