@@ -112,6 +112,16 @@ fn inflate_all_flate2(objects: &[(String, Vec<u8>)], out: &mut Vec<u8>) -> u64 {
     bytes
 }
 
+/// Prescans every object, already inflated; returns records seen.
+fn prescan_only(docs: &[Vec<u8>], scratch: &mut Scratch) -> u64 {
+    let mut records = 0;
+    for doc in docs {
+        assert!(scratch.prescan.split(doc));
+        records += scratch.prescan.spans.len() as u64;
+    }
+    records
+}
+
 /// Inflates and parses every object; returns records seen.
 fn decode_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> u64 {
     let mut records = 0;
@@ -237,6 +247,18 @@ fn stages(c: &mut Criterion) {
         "inflate: a flate2 MultiGzDecoder per object (bytes of JSON)",
         |b| b.iter(|| inflate_all_flate2(objects, &mut flate2_out)),
     );
+    let docs: Vec<Vec<u8>> = objects
+        .iter()
+        .map(|(_, raw)| {
+            let mut doc = Vec::new();
+            decode::inflate(raw, 1 << 30, &mut doc).unwrap();
+            doc
+        })
+        .collect();
+    assert_eq!(prescan_only(&docs, &mut scratch), records);
+    g.bench_function("prescan alone (bytes of JSON)", |b| {
+        b.iter(|| prescan_only(&docs, &mut scratch))
+    });
     g.bench_function("decode: inflate + parse (bytes of JSON)", |b| {
         b.iter(|| decode_all(objects, &mut scratch))
     });

@@ -48,6 +48,8 @@ const RECORD_DEPTH: u32 = 3;
 pub struct Prescan {
     /// Key positions: (position, is the name key, depth at that position).
     keys: Vec<(usize, bool, u32)>,
+    /// The `eventSource` keys, before they are merged into `keys`.
+    sources: Vec<(usize, bool, u32)>,
     pub spans: Vec<Span>,
 }
 
@@ -60,14 +62,21 @@ impl Prescan {
         let Some(base) = records_start(doc) else {
             return false;
         };
-        if std::str::from_utf8(doc).is_err() {
+        if simdutf8::basic::from_utf8(doc).is_err() {
             return false;
         }
-        let names = memmem::find_iter(doc, NAME_KEY).map(|p| (p, true, 0));
-        let sources = memmem::find_iter(doc, SOURCE_KEY).map(|p| (p, false, 0));
-        self.keys.extend(names);
+        // Both keys in document order: two searches, merged.
+        self.sources.clear();
+        self.sources
+            .extend(memmem::find_iter(doc, SOURCE_KEY).map(|p| (p, false, 0)));
+        let mut sources = self.sources.iter().copied().peekable();
+        for name in memmem::find_iter(doc, NAME_KEY) {
+            while let Some(source) = sources.next_if(|s| s.0 < name) {
+                self.keys.push(source);
+            }
+            self.keys.push((name, true, 0));
+        }
         self.keys.extend(sources);
-        self.keys.sort_unstable_by_key(|k| k.0);
         if !self.structure(doc, base) {
             self.spans.clear();
             return false;
@@ -250,9 +259,22 @@ fn string_value(doc: &[u8], from: usize) -> Option<&[u8]> {
 
 fn is_kept(name: &[u8]) -> bool {
     use std::sync::OnceLock;
-    static KEPT: OnceLock<Vec<&'static [u8]>> = OnceLock::new();
-    KEPT.get_or_init(|| kept_event_names().into_iter().map(str::as_bytes).collect())
-        .contains(&name)
+    /// The kept names by length: most names are ruled out by their length
+    /// or by one comparison.
+    static KEPT: OnceLock<Vec<Vec<&'static [u8]>>> = OnceLock::new();
+    let by_len = KEPT.get_or_init(|| {
+        let mut by_len = Vec::new();
+        for name in kept_event_names() {
+            if by_len.len() <= name.len() {
+                by_len.resize(name.len() + 1, Vec::new());
+            }
+            by_len[name.len()].push(name.as_bytes());
+        }
+        by_len
+    });
+    by_len
+        .get(name.len())
+        .is_some_and(|names| names.contains(&name))
 }
 
 /// The bit masks of one 64-byte block (bit i is byte i).
