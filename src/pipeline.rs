@@ -207,6 +207,13 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let started_at = Utc::now();
     let clock = Instant::now();
     let requests = Arc::new(Requests::default());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.threads)
+        .build()
+        .map_err(|source| ScanError::Threads {
+            threads: cfg.threads,
+            source,
+        })?;
     let mut aws: Option<Aws> = None;
     let mut objects = Vec::new();
     for input in &cfg.inputs {
@@ -214,7 +221,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             .iter()
             .any(|p| input.starts_with(p));
         if !remote {
-            objects.extend(source::list(input, &cfg.filter)?);
+            objects.extend(pool.install(|| source::list(input, &cfg.filter))?);
             continue;
         }
         if aws.is_none() {
@@ -252,18 +259,18 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         .clone()
         .unwrap_or_else(|| cfg.out.join(state::FILE_NAME));
     let previous = previous_report(cfg, &state_file)?;
-    let verdicts: Vec<Verdict> = objects
+    // None for the objects decided without reading (skipped, too large).
+    let verdicts: Vec<Option<Verdict>> = objects
         .iter()
-        .map(|o| match &previous {
-            Some((state, _)) if before_reading(o, cfg).is_none() => state.verdict(o),
-            _ => Verdict::New,
+        .map(|o| {
+            before_reading(o, cfg).is_none().then(|| {
+                previous
+                    .as_ref()
+                    .map_or(Verdict::New, |(s, _)| s.verdict(o))
+            })
         })
         .collect();
-    let tally = |v: Verdict| {
-        (0..objects.len())
-            .filter(|&i| verdicts[i] == v && before_reading(&objects[i], cfg).is_none())
-            .count() as u64
-    };
+    let tally = |v: Verdict| verdicts.iter().filter(|&&x| x == Some(v)).count() as u64;
     let mut incremental = Incremental {
         state_file: state_file.display().to_string(),
         merged_into_previous: previous.is_some(),
@@ -273,13 +280,6 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         ..Incremental::default()
     };
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(cfg.threads)
-        .build()
-        .map_err(|source| ScanError::Threads {
-            threads: cfg.threads,
-            source,
-        })?;
     let bar = progress_bar(cfg, objects.len() as u64);
     // Set under --strict once an object is unreadable: later ones are not read.
     let stop = Arc::new(AtomicBool::new(false));
@@ -288,7 +288,11 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         if stop.load(Ordering::Relaxed) {
             return finished(obj, ObjectStatus::Skipped, Some(STOPPED.into()));
         }
-        let out = read_object_guarded(obj, fetch(), cfg, scratch);
+        // Objects decided by their key or size are never read.
+        let out = match before_reading(obj, cfg) {
+            Some((status, reason)) => finished(obj, status, Some(reason)),
+            None => read_object_guarded(obj, fetch(), cfg, scratch),
+        };
         // Under --strict, the run's error names the unreadable object.
         let stopping = cfg.strict && out.report.status == ObjectStatus::Unreadable;
         if stopping {
@@ -306,8 +310,8 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     // LookupEvents documents go straight to the workers; S3 objects come
     // through the fetch stage.
     let (remote, local): (Vec<usize>, Vec<usize>) = (0..objects.len())
-        .filter(|&i| verdicts[i] != Verdict::Unchanged)
-        .partition(|&i| before_reading(&objects[i], cfg).is_none() && is_remote(&objects[i]));
+        .filter(|&i| verdicts[i] != Some(Verdict::Unchanged))
+        .partition(|&i| verdicts[i].is_some() && is_remote(&objects[i]));
     let mut outputs: Vec<ObjectOutput> = pool.install(|| {
         local
             .par_iter()
@@ -650,9 +654,6 @@ fn read_object(
     cfg: &ScanConfig,
     scratch: &mut Scratch,
 ) -> ObjectOutput {
-    if let Some((status, reason)) = before_reading(obj, cfg) {
-        return finished(obj, status, Some(reason));
-    }
     let raw = match fetched {
         Ok(raw) => raw,
         Err(reason) => return finished(obj, ObjectStatus::Unreadable, Some(reason)),

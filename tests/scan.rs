@@ -730,10 +730,18 @@ fn objects_over_the_size_cap_are_unreadable_not_read() {
         ),
     )
     .unwrap();
+    // A 1 TiB (sparse) object is reported by its size like any other.
+    std::fs::File::create(corpus.join("huge.json"))
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
     let out = dir.path().join("out");
     let result = scan(&[&corpus], &out, &["--max-object-size", "200"]);
-    assert_eq!(result.status.code(), Some(1));
-    let objects = rows(&out.join("objects.parquet"));
+    assert_eq!(result.status.code(), Some(1), "{}", text(&result.stderr));
+    let mut objects = rows(&out.join("objects.parquet"));
+    let huge = objects.remove(0);
+    assert_eq!(str_field(&huge, "key"), Some("huge.json"));
+    assert_eq!(str_field(&huge, "status"), Some("unreadable"));
     let status: Vec<(&str, &str)> = objects
         .iter()
         .map(|o| {

@@ -12,6 +12,8 @@ pub mod s3;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use crate::filter::Filter;
 use layout::{is_log_file_name, parse_key, KeyInfo};
 
@@ -128,18 +130,17 @@ pub fn list(input: &str, filter: &Filter) -> Result<Vec<ObjectRef>, SourceError>
     };
     let meta = std::fs::metadata(root).map_err(|e| io_err(root, e))?;
     let source: Arc<str> = Arc::from(input);
-    let mut found = Vec::new();
-    if meta.is_file() {
+    let mut found = if meta.is_file() {
         let key = root
             .file_name()
             .map_or_else(|| input.to_string(), |n| n.to_string_lossy().into_owned());
-        found.push((listed(key, &meta), root.to_path_buf()));
+        vec![(listed(key, &meta), root.to_path_buf())]
     } else {
-        walk(root, "", &mut found).map_err(|(path, e)| io_err(&path, e))?;
-    }
-    found.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+        walk(root, "").map_err(|(path, e)| io_err(&path, e))?
+    };
+    found.par_sort_unstable_by(|a, b| a.0.key.cmp(&b.0.key));
     Ok(found
-        .into_iter()
+        .into_par_iter()
         .map(|(l, path)| {
             ObjectRef::found(
                 &source,
@@ -169,30 +170,40 @@ fn listed(key: String, meta: &std::fs::Metadata) -> Listed {
 
 type Found = Vec<(Listed, PathBuf)>;
 
-fn walk(dir: &Path, prefix: &str, found: &mut Found) -> Result<(), (PathBuf, std::io::Error)> {
-    let entries = std::fs::read_dir(dir).map_err(|e| (dir.to_path_buf(), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| (dir.to_path_buf(), e))?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let key = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        };
-        // Links to files are followed; links to folders are not (no cycles).
-        let linked = entry
-            .file_type()
-            .map_err(|e| (path.clone(), e))?
-            .is_symlink();
-        let meta = std::fs::metadata(&path).map_err(|e| (path.clone(), e))?;
-        if meta.is_dir() && !linked {
-            walk(&path, &key, found)?;
-        } else if meta.is_file() {
-            found.push((listed(key, &meta), path));
-        }
-    }
-    Ok(())
+/// Every file below `dir`, folders walked in parallel (on the caller's
+/// rayon pool). Keys are `prefix/name`.
+fn walk(dir: &Path, prefix: &str) -> Result<Found, (PathBuf, std::io::Error)> {
+    let entries = std::fs::read_dir(dir)
+        .and_then(|entries| entries.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| (dir.to_path_buf(), e))?;
+    let found = entries
+        .par_iter()
+        .map(|entry| {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let key = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let kind = entry.file_type().map_err(|e| (path.clone(), e))?;
+            // Links to files are followed; links to folders are not (no cycles).
+            let meta = if kind.is_symlink() {
+                std::fs::metadata(&path)
+            } else {
+                entry.metadata()
+            }
+            .map_err(|e| (path.clone(), e))?;
+            if meta.is_dir() && !kind.is_symlink() {
+                walk(&path, &key)
+            } else if meta.is_file() {
+                Ok(vec![(listed(key, &meta), path)])
+            } else {
+                Ok(Vec::new())
+            }
+        })
+        .collect::<Result<Vec<Found>, _>>()?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 #[cfg(test)]
