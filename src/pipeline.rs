@@ -387,9 +387,20 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             Some((*obj, o.report.status == ObjectStatus::Ok))
         })
         .collect();
-    let (mut state, previous) = previous.unzip();
-    let state = state.get_or_insert_with(State::default);
-    state.redaction = cfg.redact.as_ref().map(Redactor::key_id);
+    // The next state: this run's listing only (so it does not grow without
+    // end), each object the report now holds as it is.
+    let (last_state, previous) = previous.unzip();
+    let mut state = State {
+        redaction: cfg.redact.as_ref().map(Redactor::key_id),
+        ..State::default()
+    };
+    if let Some(last) = &last_state {
+        for (obj, verdict) in objects.iter().zip(&verdicts) {
+            if *verdict == Some(Verdict::Unchanged) {
+                state.carry(last, obj);
+            }
+        }
+    }
     for (obj, whole) in &read_now {
         state.record(obj, *whole);
     }

@@ -9,7 +9,10 @@
 //! modification time where a store lists no ETag), or a file's modification
 //! time. An object whose size and version are both unchanged is not read
 //! again; its rows stay. Objects read but found unreadable are not listed,
-//! so the next run tries them again.
+//! so the next run tries them again. The state keeps only the objects of
+//! the last run's listing: an object a run does not list (outside its
+//! window, say) is forgotten, and if a later run lists it again it is read
+//! again and its rows replaced, never doubled.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -127,14 +130,34 @@ impl State {
         }
     }
 
-    pub fn to_json(&self) -> String {
-        let state = State {
-            format: FORMAT,
-            redaction: self.redaction.clone(),
-            objects: self.objects.clone(),
-        };
-        serde_json::to_string_pretty(&state).expect("State serialises") + "\n"
+    /// Keeps what `last` knew of an object left unread as unchanged.
+    pub fn carry(&mut self, last: &State, obj: &ObjectRef) {
+        let name = obj.display();
+        if let Some(seen) = last.objects.get(&name) {
+            self.objects.insert(name, seen.clone());
+        }
     }
+
+    /// The file's text (in the current format): one line per object, so
+    /// that it stays easy to read and to diff.
+    pub fn to_json(&self) -> String {
+        let mut out = format!(
+            "{{\"format\":{FORMAT},\"redaction\":{},\"objects\":{{",
+            json(&self.redaction)
+        );
+        for (i, (name, seen)) in self.objects.iter().enumerate() {
+            out.push_str(if i == 0 { "\n" } else { ",\n" });
+            out.push_str(&json(name));
+            out.push(':');
+            out.push_str(&json(seen));
+        }
+        out.push_str("\n}}\n");
+        out
+    }
+}
+
+fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
 }
 
 #[cfg(test)]

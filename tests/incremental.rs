@@ -114,6 +114,37 @@ fn a_nightly_run_reads_only_new_objects_and_merges_them() {
         .collect();
     assert!(before == after, "a rerun changed the events");
 
+    // A run over a narrower window keeps the report's rows, but its state
+    // forgets objects it did not list as read; a later full-window run reads
+    // those again and replaces their rows: nothing is doubled.
+    let state_lines = || {
+        std::fs::read_to_string(out.join("state.json"))
+            .unwrap()
+            .lines()
+            .count()
+    };
+    let all_objects = state_lines();
+    assert_eq!(
+        scan(&[&trail], &out, &["--start", "2026-05-27"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert!(
+        state_lines() < all_objects,
+        "the state shrank to the window"
+    );
+    assert_eq!(
+        event_ids(&out),
+        event_ids(&reference),
+        "the report kept every row"
+    );
+    assert_eq!(scan(&[&trail], &out, &[]).status.code(), Some(0));
+    assert!(run_json(&out)["counts"]["objects_read"].as_u64().unwrap() > 0);
+    assert_eq!(state_lines(), all_objects);
+    assert_eq!(event_ids(&out), event_ids(&reference));
+    assert_eq!(failures(&out), failures(&reference));
+
     // A changed object is read again and its earlier rows replaced: here it
     // is emptied, so its events go.
     let changed = later
