@@ -280,6 +280,9 @@ fn run_tool(tool: Tool, s: &Setup) -> Result<Option<(Measured, Option<Counts>)>,
                     "--threads",
                     threads,
                     "--quiet",
+                    // Every run reads everything: an incremental run into
+                    // the same folder would read nothing.
+                    "--full",
                     "--out",
                     out.to_str().unwrap(),
                 ],

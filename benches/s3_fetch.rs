@@ -70,7 +70,15 @@ fn main() {
     let out = out.to_str().unwrap();
 
     // The answer must be right before it is timed: S3 and disk agree.
-    run(&["scan", bucket.to_str().unwrap(), "--out", out, "--quiet"]);
+    // (--full everywhere: each run reads everything, none merges.)
+    run(&[
+        "scan",
+        bucket.to_str().unwrap(),
+        "--out",
+        out,
+        "--quiet",
+        "--full",
+    ]);
     let disk = run_json(Path::new(out));
     run(&[
         "scan",
@@ -80,6 +88,7 @@ fn main() {
         "--out",
         out,
         "--quiet",
+        "--full",
     ]);
     let s3 = run_json(Path::new(out));
     for k in [
@@ -114,7 +123,14 @@ fn main() {
         "{:>16} {:>8} {:>10} {:>7} {:>11}",
         "source", "wall s", "objects/s", "MB/s", "vs disk"
     );
-    let disk_t = timed(&["scan", bucket.to_str().unwrap(), "--out", out, "--quiet"]);
+    let disk_t = timed(&[
+        "scan",
+        bucket.to_str().unwrap(),
+        "--out",
+        out,
+        "--quiet",
+        "--full",
+    ]);
     let row = |name: &str, t: f64| {
         println!(
             "{name:>16} {t:>8.2} {:>10.0} {:>7.1} {:>10.2}x",
@@ -136,6 +152,7 @@ fn main() {
             "--out",
             out,
             "--quiet",
+            "--full",
         ]);
         row(&format!("s3, {concurrency} in flight"), t);
     }
