@@ -369,6 +369,33 @@ mod tests {
     use crate::model::Outcome;
     use std::sync::Arc;
 
+    #[test]
+    fn sort_and_dedupe_is_a_stable_sort_keeping_first_ids() {
+        let mut seed = 11u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (seed >> 33) % n
+        };
+        for round in 0..50 {
+            let len = round * 7;
+            // (time, id, original position)
+            let items: Vec<(Micros, Option<String>, usize)> = (0..len)
+                .map(|i| {
+                    let id = (next(4) > 0).then(|| format!("e{}", next(len as u64 / 2 + 1)));
+                    (next(20) as Micros, id, i)
+                })
+                .collect();
+            let mut want = items.clone();
+            want.sort_by_key(|it| it.0);
+            let mut seen = HashSet::new();
+            want.retain(|it| it.1.as_ref().is_none_or(|id| seen.insert(id.clone())));
+            let mut got = items;
+            let dropped = sort_and_dedupe(&mut got, |it| (it.0, it.1.as_deref()));
+            assert_eq!(got, want, "round {round}");
+            assert_eq!(dropped as usize, len - want.len());
+        }
+    }
+
     fn event(time: Micros, id: &str, class: Option<&'static str>) -> FedEvent {
         FedEvent {
             event_time: time,
