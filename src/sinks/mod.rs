@@ -222,6 +222,9 @@ fn is_replaceable(out: &Path) -> Result<bool, SinkError> {
     Ok(entries.next().is_none())
 }
 
+/// Events per Parquet row group: one group's columns are built at a time.
+const EVENTS_PER_ROW_GROUP: usize = 65_536;
+
 fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     let events_dir = dir.join("events");
     std::fs::create_dir(&events_dir).map_err(|e| SinkError::io(&events_dir, e))?;
@@ -235,7 +238,8 @@ fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     {
         let part = events_dir.join(format!("date={}", date_of(day[0].event_time)));
         std::fs::create_dir(&part).map_err(|e| SinkError::io(&part, e))?;
-        parquet::write(&part.join("part-0.parquet"), parquet::events_frame(day))?;
+        let frames = day.chunks(EVENTS_PER_ROW_GROUP).map(parquet::events_frame);
+        parquet::write_frames(&part.join("part-0.parquet"), frames)?;
     }
     parquet::write(
         &dir.join("failures.parquet"),

@@ -275,6 +275,34 @@ pub fn objects_frame(rows: &[ObjectReport]) -> DataFrame {
 }
 
 /// Writes one frame as a ZSTD-compressed Parquet file.
+/// Writes frames of one schema into one file, each as its own row group(s),
+/// so that only one frame is built at a time (a day of events can be large).
+pub fn write_frames(
+    path: &Path,
+    frames: impl IntoIterator<Item = DataFrame>,
+) -> Result<(), SinkError> {
+    let wrap = |e: PolarsError| SinkError::Parquet {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let mut frames = frames.into_iter();
+    let Some(mut first) = frames.next() else {
+        return Ok(());
+    };
+    let file = File::create(path).map_err(|e| SinkError::io(path, e))?;
+    let mut writer = ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .batched(first.schema())
+        .map_err(wrap)?;
+    writer.write_batch(first.align_chunks()).map_err(wrap)?;
+    drop(first);
+    for mut df in frames {
+        writer.write_batch(df.align_chunks()).map_err(wrap)?;
+    }
+    writer.finish().map_err(wrap)?;
+    Ok(())
+}
+
 pub fn write(path: &Path, mut df: DataFrame) -> Result<(), SinkError> {
     let wrap = |e: PolarsError| SinkError::Parquet {
         path: path.to_path_buf(),
@@ -286,4 +314,43 @@ pub fn write(path: &Path, mut df: DataFrame) -> Result<(), SinkError> {
         .finish(&mut df)
         .map_err(wrap)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ::parquet::file::reader::{FileReader, SerializedFileReader};
+
+    use super::*;
+
+    #[test]
+    fn frames_written_one_at_a_time_make_one_file_in_order() {
+        let events: Vec<FedEvent> = (0..7)
+            .map(|i| FedEvent {
+                event_time: i,
+                event_id: Some(format!("e{i}")),
+                source_object: Arc::from("o"),
+                ..FedEvent::default()
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part-0.parquet");
+        write_frames(&path, events.chunks(3).map(events_frame)).unwrap();
+        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        assert_eq!(reader.metadata().num_row_groups(), 3);
+        let ids: Vec<String> = reader
+            .get_row_iter(None)
+            .unwrap()
+            .map(|row| {
+                let row = row.unwrap();
+                let (_, id) = row
+                    .get_column_iter()
+                    .find(|(name, _)| name.as_str() == "event_id")
+                    .unwrap();
+                id.to_string().trim_matches('"').to_string()
+            })
+            .collect();
+        assert_eq!(ids, ["e0", "e1", "e2", "e3", "e4", "e5", "e6"]);
+    }
 }
