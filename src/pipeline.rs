@@ -7,7 +7,7 @@
 //! per-object loop that feeds records to `classify` and counts what became
 //! of each.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -312,12 +312,13 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let (remote, local): (Vec<usize>, Vec<usize>) = (0..objects.len())
         .filter(|&i| verdicts[i] != Some(Verdict::Unchanged))
         .partition(|&i| verdicts[i].is_some() && is_remote(&objects[i]));
-    let mut outputs: Vec<ObjectOutput> = pool.install(|| {
+    // Each output with the index of its object.
+    let mut outputs: Vec<(usize, ObjectOutput)> = pool.install(|| {
         local
             .par_iter()
             .map_init(Scratch::default, |scratch, &i| {
                 let obj = &objects[i];
-                finish(obj, scratch, &mut || read_in_hand(obj))
+                (i, finish(obj, scratch, &mut || read_in_hand(obj)))
             })
             .collect()
     });
@@ -343,14 +344,15 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             tx,
             stop.clone(),
         ));
-        let fetched: Vec<ObjectOutput> = pool.install(|| {
+        let fetched: Vec<(usize, ObjectOutput)> = pool.install(|| {
             std::iter::from_fn(|| rx.blocking_recv())
                 .par_bridge()
                 .map_init(Scratch::default, |scratch, (i, bytes)| {
                     let mut bytes = Some(bytes);
-                    finish(&objects[i], scratch, &mut || {
+                    let out = finish(&objects[i], scratch, &mut || {
                         bytes.take().expect("an object is read once")
-                    })
+                    });
+                    (i, out)
                 })
                 .collect()
         });
@@ -360,14 +362,11 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     }
     bar.finish_and_clear();
     if cfg.strict {
-        if let Some(o) = outputs
+        if let Some((i, o)) = outputs
             .iter()
-            .find(|o| o.report.status == ObjectStatus::Unreadable)
+            .find(|(_, o)| o.report.status == ObjectStatus::Unreadable)
         {
-            let object = objects
-                .iter()
-                .find(|r| r.source == o.report.source && r.key == o.report.key)
-                .map_or_else(|| o.report.key.clone(), ObjectRef::display);
+            let object = objects[*i].display();
             let reason = o.report.reason.clone().unwrap_or_default();
             return Err(ScanError::Strict { object, reason });
         }
@@ -375,17 +374,11 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let process_s = clock.elapsed().as_secs_f64() - list_s;
 
     // What the report holds after this run, and the merge onto the last one.
-    let by_id: HashMap<(&str, &str), &ObjectRef> = objects
-        .iter()
-        .map(|o| ((&*o.source, o.key.as_str()), o))
-        .collect();
+    // The objects this run read, whole or not.
     let read_now: Vec<(&ObjectRef, bool)> = outputs
         .iter()
-        .filter(|o| o.report.status != ObjectStatus::Skipped)
-        .filter_map(|o| {
-            let obj = by_id.get(&(&*o.report.source, o.report.key.as_str()))?;
-            Some((*obj, o.report.status == ObjectStatus::Ok))
-        })
+        .filter(|(_, o)| o.report.status != ObjectStatus::Skipped)
+        .map(|(i, o)| (&objects[*i], o.report.status == ObjectStatus::Ok))
         .collect();
     // The next state: this run's listing only (so it does not grow without
     // end), each object the report now holds as it is.
@@ -401,10 +394,11 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             }
         }
     }
-    for (obj, whole) in &read_now {
-        state.record(obj, *whole);
+    for (obj, _) in read_now.iter().filter(|(_, whole)| *whole) {
+        state.record(obj);
     }
     let state_json = state.to_json();
+    let outputs: Vec<ObjectOutput> = outputs.into_iter().map(|(_, o)| o).collect();
     let (mut merged, carried) = match previous {
         None => (aggregate::merge(outputs), aggregate::Carried::default()),
         Some(previous) => {

@@ -112,21 +112,15 @@ impl State {
         }
     }
 
-    /// Records what became of an object read in this run: read whole (and
-    /// with a known version), it is listed; otherwise it is not.
-    pub fn record(&mut self, obj: &ObjectRef, read_whole: bool) {
-        let name = obj.display();
-        match (&obj.version, read_whole) {
-            (Some(version), true) => {
-                let seen = Seen {
-                    bytes: obj.size,
-                    version: version.clone(),
-                };
-                self.objects.insert(name, seen);
-            }
-            _ => {
-                self.objects.remove(&name);
-            }
+    /// Records an object read whole in this run (when its version is known;
+    /// an object without one is read every time).
+    pub fn record(&mut self, obj: &ObjectRef) {
+        if let Some(version) = &obj.version {
+            let seen = Seen {
+                bytes: obj.size,
+                version: version.clone(),
+            };
+            self.objects.insert(obj.display(), seen);
         }
     }
 
@@ -184,7 +178,7 @@ mod tests {
         let mut state = State::default();
         let a = object("logs/a.json.gz", 10, Some("mtime 1.0"));
         assert_eq!(state.verdict(&a), Verdict::New);
-        state.record(&a, true);
+        state.record(&a);
         assert_eq!(state.verdict(&a), Verdict::Unchanged);
         assert_eq!(
             state.verdict(&object("logs/a.json.gz", 11, Some("mtime 1.0"))),
@@ -199,9 +193,15 @@ mod tests {
             state.verdict(&object("logs/a.json.gz", 10, None)),
             Verdict::Changed
         );
-        // Found unreadable: forgotten, so tried again next time.
-        state.record(&a, false);
-        assert_eq!(state.verdict(&a), Verdict::New);
+        // Carried into the next run's state only when listed unchanged.
+        let mut next = State::default();
+        next.carry(&state, &object("logs/b.json.gz", 10, Some("mtime 1.0")));
+        assert!(next.objects.is_empty());
+        next.carry(&state, &a);
+        assert_eq!(next.verdict(&a), Verdict::Unchanged);
+        // Without a version an object is never recorded.
+        next.record(&object("logs/c.json.gz", 10, None));
+        assert_eq!(next.objects.len(), 1);
     }
 
     #[test]
@@ -210,7 +210,7 @@ mod tests {
         let path = dir.path().join(FILE_NAME);
         assert_eq!(State::load(&path).unwrap(), None);
         let mut state = State::default();
-        state.record(&object("logs/a.json.gz", 10, Some("etag \"x\"")), true);
+        state.record(&object("logs/a.json.gz", 10, Some("etag \"x\"")));
         std::fs::write(&path, state.to_json()).unwrap();
         let back = State::load(&path).unwrap().unwrap();
         assert_eq!(back.objects, state.objects);
