@@ -9,10 +9,6 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-fn run_json(out: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
-}
-
 fn event_ids(out: &Path) -> BTreeSet<String> {
     let rows = all_events(out);
     let ids: BTreeSet<String> = rows
@@ -235,11 +231,4 @@ fn unreadable_objects_are_tried_again_and_state_can_live_elsewhere() {
         "{}",
         text(&result.stderr)
     );
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }

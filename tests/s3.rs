@@ -82,8 +82,7 @@ fn s3_and_disk_give_the_same_tables() {
         read,
         "one GET per object read"
     );
-    let run: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(from_s3.join("run.json")).unwrap()).unwrap();
+    let run = run_json(&from_s3);
     assert_eq!(run["s3_requests"]["get"].as_u64(), Some(read));
     assert!(run["s3_requests"]["list"].as_u64().unwrap() > 0);
 
@@ -93,8 +92,7 @@ fn s3_and_disk_give_the_same_tables() {
     let again = scan_s3(&server, "s3://trail-bucket/", &from_s3, &[]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
     assert_eq!(server.gets.load(Ordering::Relaxed), before, "no GET");
-    let run: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(from_s3.join("run.json")).unwrap()).unwrap();
+    let run = run_json(&from_s3);
     assert_eq!(run["incremental"]["objects_unchanged"].as_u64(), Some(read));
     assert_eq!(comparable(all_events(&from_s3)), disk_events);
 }
@@ -485,9 +483,7 @@ fn trail_name_finds_the_bucket_and_prefix() {
         comparable(all_events(&from_trail)),
         comparable(all_events(&from_disk))
     );
-    let run: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(from_trail.join("run.json")).unwrap())
-            .unwrap();
+    let run = run_json(&from_trail);
     assert_eq!(run["inputs"][0], "trail:org-trail");
 }
 

@@ -12,10 +12,6 @@ use fedtrail::classify::taxonomy::CLASSES;
 /// The command that made the committed `sample-logs/` (also in the README).
 const SAMPLE_ARGS: &[&str] = &["--events", "12000", "--bad-objects"];
 
-fn run_json(out: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn sample_logs_are_what_generate_makes() {
     let dir = tempfile::tempdir().unwrap();
@@ -366,13 +362,6 @@ fn signin(id: &str, extra: &str) -> String {
     )
 }
 
-fn gz(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
 /// Issue 7's matrix: every kind of bad input beside good objects. Each bad
 /// object ends unreadable, rejected, skipped or accepted as it should, with
 /// one line on stderr naming it; the good objects' events are all there and
@@ -402,7 +391,7 @@ fn every_kind_of_bad_input_is_reported_and_the_run_goes_on() {
     let mut want_ids = event_ids(&clean);
     want_ids.extend(["j", "k", "l", "p", "s"].map(String::from));
 
-    let good = gz(format!(r#"{{"Records":[{}]}}"#, signin("x", "")).as_bytes());
+    let good = gzip(format!(r#"{{"Records":[{}]}}"#, signin("x", "")).as_bytes());
     let mut bad_crc = good.clone();
     let n = bad_crc.len();
     bad_crc[n - 8] ^= 0xff;
@@ -410,7 +399,7 @@ fn every_kind_of_bad_input_is_reported_and_the_run_goes_on() {
         let mut text = br#"{"Records":["#.to_vec();
         text.resize(20 << 20, b' ');
         text.extend(b"]}");
-        gz(&text)
+        gzip(&text)
     };
     let deep = format!(
         r#"{{"Records":[{}]}}"#,
@@ -428,7 +417,7 @@ fn every_kind_of_bad_input_is_reported_and_the_run_goes_on() {
             .to_vec();
     let at = bad_utf8.len() - 5;
     bad_utf8[at..at + 2].copy_from_slice(b"\xff\xfe");
-    let records = |rs: &[String]| gz(format!(r#"{{"Records":[{}]}}"#, rs.join(",")).as_bytes());
+    let records = |rs: &[String]| gzip(format!(r#"{{"Records":[{}]}}"#, rs.join(",")).as_bytes());
     let insight = br#"{"Records":[{"eventVersion":"1.07","eventType":"AwsCloudTrailInsight","eventTime":"2026-05-25T10:00:00Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithSAML","insightDetails":{"state":"Start"}}]}"#;
     let insight_key = "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2026/05/25/111122223333_CloudTrail-Insight_us-east-1_20260525T1000Z_abcdefghijklmnop.json.gz";
     let digest = br#"{"awsAccountId":"111122223333","digestStartTime":"2026-05-25T09:00:00Z","logFiles":[]}"#;
@@ -439,20 +428,20 @@ fn every_kind_of_bad_input_is_reported_and_the_run_goes_on() {
         ("badcrc.json.gz", bad_crc, Unreadable("corrupt gzip: CRC-32 mismatch")),
         ("text.json.gz", b"just some text".to_vec(), Unreadable("neither gzip nor JSON")),
         ("empty.json.gz", Vec::new(), Unreadable("empty object")),
-        ("emptygzip.json.gz", gz(b""), Unreadable("gzip stream holds no data")),
+        ("emptygzip.json.gz", gzip(b""), Unreadable("gzip stream holds no data")),
         ("bomb.json.gz", bomb, Unreadable("decompresses to more than 16777216 bytes")),
-        ("badjson.json.gz", gz(b"{\"Records\": [ {\"a\": }"), Unreadable("invalid JSON")),
+        ("badjson.json.gz", gzip(b"{\"Records\": [ {\"a\": }"), Unreadable("invalid JSON")),
         (
             // Plain in shape, so the prescan splits it; the record names a
             // kept event, so it is parsed, and found broken.
             "badrecord.json.gz",
-            gz(br#"{"Records":[{"eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithSAML","x":tru}]}"#),
+            gzip(br#"{"Records":[{"eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithSAML","x":tru}]}"#),
             Unreadable("invalid JSON in record 0"),
         ),
-        ("norecords.json.gz", gz(b"{\"Items\": []}"), Unreadable("no \"Records\" array")),
+        ("norecords.json.gz", gzip(b"{\"Items\": []}"), Unreadable("no \"Records\" array")),
         ("plain.json", br#"{"Records": 5}"#.to_vec(), Unreadable("\"Records\" is not an array")),
-        ("badutf8.json.gz", gz(&bad_utf8), Unreadable("invalid JSON")),
-        ("deep.json.gz", gz(deep.as_bytes()), Unreadable("invalid JSON in record 0")),
+        ("badutf8.json.gz", gzip(&bad_utf8), Unreadable("invalid JSON")),
+        ("deep.json.gz", gzip(deep.as_bytes()), Unreadable("invalid JSON in record 0")),
         (
             "notobject.json.gz",
             records(&["5".into(), signin("j", "")]),
@@ -469,19 +458,19 @@ fn every_kind_of_bad_input_is_reported_and_the_run_goes_on() {
             ]),
             Rejected(2, "first: record 0: eventTime \"yesterday\" is not a timestamp", 1),
         ),
-        ("huge.json.gz", gz(huge.as_bytes()), Rejected(1, "over the 10 MiB fedtrail reads in one record", 0)),
+        ("huge.json.gz", gzip(huge.as_bytes()), Rejected(1, "over the 10 MiB fedtrail reads in one record", 0)),
         (
             "bom.json.gz",
-            gz(format!("\u{feff}{{\"Records\":[{}]}}", signin("l", "")).as_bytes()),
+            gzip(format!("\u{feff}{{\"Records\":[{}]}}", signin("l", "")).as_bytes()),
             Accepted(1),
         ),
         ("future.json.gz", records(&[signin("s", "").replace("1.08", "9.99")]), Accepted(1)),
         // The same eventID in two objects is one event.
         ("dup1.json.gz", records(&[signin("p", "")]), Accepted(1)),
         ("dup2.json.gz", records(&[signin("p", "")]), Accepted(1)),
-        ("insight-elsewhere.json.gz", gz(insight), Accepted(0)),
-        (insight_key, gz(insight), Skipped("CloudTrail Insights object")),
-        ("digest.json.gz", gz(digest), Skipped("digest")),
+        ("insight-elsewhere.json.gz", gzip(insight), Accepted(0)),
+        (insight_key, gzip(insight), Skipped("CloudTrail Insights object")),
+        ("digest.json.gz", gzip(digest), Skipped("digest")),
     ];
     let bad = corpus.join("bad");
     for (name, bytes, _) in &cases {

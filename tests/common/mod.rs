@@ -52,6 +52,19 @@ pub fn scan(sources: &[&Path], out: &Path, extra: &[&str]) -> Output {
     fedtrail(&args)
 }
 
+/// A report's run.json.
+pub fn run_json(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
+}
+
+/// `data` as one gzip member.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
 /// One Parquet row, by column name.
 pub type Row = BTreeMap<String, Field>;
 
