@@ -5,6 +5,7 @@
 //! `failures` and `timeline` tables. Plain functions over plain data.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::mem::take;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -78,9 +79,50 @@ pub struct Merged {
     pub counts: RunCounts,
 }
 
+/// Events and changes taken from the workers' outputs as each object is
+/// finished, so that a run holds every kept event once: appended here, the
+/// small per-object vectors are freed while the workers still run and their
+/// memory is reused for the next objects (collected at the end, each would
+/// leave a hole the size of its events).
+///
+/// Items are in arrival order; each carries a tie-break (the object's place
+/// in key order, then the record's place in the object) so that the final
+/// order does not depend on which worker finished first.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    events: Vec<FedEvent>,
+    event_ties: Vec<u64>,
+    changes: Vec<ConfigChange>,
+    change_ties: Vec<u64>,
+}
+
+impl Gathered {
+    /// Moves an object's events and changes out of `out`. `rank` is the
+    /// object's place among all listed objects in `(source, key)` order.
+    pub fn take(&mut self, rank: u32, out: &mut ObjectOutput) {
+        // Rank 0 is for rows carried from an earlier report: they come first.
+        let base = (u64::from(rank) + 1) << 32;
+        // Taken, not appended from: the emptied vectors' memory is freed.
+        let (events, changes) = (take(&mut out.events), take(&mut out.changes));
+        self.event_ties
+            .extend((0..events.len() as u64).map(|i| base | i));
+        self.events.extend(events);
+        self.change_ties
+            .extend((0..changes.len() as u64).map(|i| base | i));
+        self.changes.extend(changes);
+    }
+}
+
 /// Merges worker outputs (in any order) into one deterministic dataset.
 pub fn merge(outputs: Vec<ObjectOutput>) -> Merged {
-    finish(gather(outputs))
+    merge_gathered(Gathered::default(), outputs)
+}
+
+/// [`merge`] for a run whose events and changes were [`Gathered`] as
+/// objects finished (`outputs` then hold only reports and counts).
+pub fn merge_gathered(gathered: Gathered, outputs: Vec<ObjectOutput>) -> Merged {
+    let (merged, gathered) = gather(gathered, outputs);
+    finish(merged, gathered)
 }
 
 /// What an incremental run kept of the report it merged into.
@@ -103,7 +145,17 @@ pub fn merge_onto(
     outputs: Vec<ObjectOutput>,
     reread: &HashSet<String>,
 ) -> (Merged, Carried) {
-    let mut merged = gather(outputs);
+    merge_gathered_onto(previous, Gathered::default(), outputs, reread)
+}
+
+/// [`merge_onto`] for a run whose events and changes were [`Gathered`].
+pub fn merge_gathered_onto(
+    previous: Merged,
+    gathered: Gathered,
+    outputs: Vec<ObjectOutput>,
+    reread: &HashSet<String>,
+) -> (Merged, Carried) {
+    let (mut merged, mut gathered) = gather(gathered, outputs);
     let mut carried = Carried::default();
     let id = |o: &ObjectReport| (o.source.clone(), o.key.clone());
     let now: HashSet<(Arc<str>, String)> = merged
@@ -125,36 +177,34 @@ pub fn merge_onto(
     kept.sort_by(|a, b| (&a.source, &a.key).cmp(&(&b.source, &b.key)));
     merged.objects = kept;
 
-    let events: Vec<FedEvent> = previous
+    let mut events: Vec<FedEvent> = previous
         .events
         .into_iter()
         .filter(|e| !reread.contains(&*e.source_object))
         .collect();
-    let changes: Vec<ConfigChange> = previous
+    let mut changes: Vec<ConfigChange> = previous
         .changes
         .into_iter()
         .filter(|c| !reread.contains(&*c.source_object))
         .collect();
     carried.events = events.len() as u64;
     carried.changes = changes.len() as u64;
-    // Earlier rows first: on equal times they keep their place.
-    merged.events.splice(0..0, events);
-    merged.changes.splice(0..0, changes);
-    (finish(merged), carried)
+    // Earlier rows first (rank 0): on equal times they keep their place.
+    gathered.event_ties.extend(0..events.len() as u64);
+    gathered.events.append(&mut events);
+    gathered.change_ties.extend(0..changes.len() as u64);
+    gathered.changes.append(&mut changes);
+    (finish(merged, gathered), carried)
 }
 
-/// This run's outputs side by side, counted, in object order.
-fn gather(mut outputs: Vec<ObjectOutput>) -> Merged {
-    // Object order first, so that ties in time below fall in a fixed order
-    // whatever order the workers finished in.
+/// This run's outputs counted, their reports in object order, and their
+/// events and changes (any still in the outputs are taken now).
+fn gather(mut gathered: Gathered, mut outputs: Vec<ObjectOutput>) -> (Merged, Gathered) {
     outputs
         .sort_by(|a, b| (&a.report.source, &a.report.key).cmp(&(&b.report.source, &b.report.key)));
     let mut merged = Merged::default();
-    merged
-        .events
-        .reserve(outputs.iter().map(|o| o.events.len()).sum());
     let c = &mut merged.counts;
-    for out in outputs {
+    for (rank, mut out) in outputs.into_iter().enumerate() {
         c.objects_listed += 1;
         match out.report.status {
             ObjectStatus::Ok => c.objects_read += 1,
@@ -164,22 +214,29 @@ fn gather(mut outputs: Vec<ObjectOutput>) -> Merged {
         c.bytes_stored += out.report.bytes;
         c.bytes_inflated += out.inflated_bytes;
         c.records.add(&out.counts);
-        merged.events.extend(out.events);
-        merged.changes.extend(out.changes);
+        gathered.take(rank as u32, &mut out);
         merged.objects.push(out.report);
     }
-    merged
+    (merged, gathered)
 }
 
 /// Sorts and de-duplicates events and changes, drops role-policy changes of
 /// roles no event names, and counts what is written.
-fn finish(mut merged: Merged) -> Merged {
-    merged.counts.duplicate_events = sort_and_dedupe(&mut merged.events, |e| {
+fn finish(mut merged: Merged, gathered: Gathered) -> Merged {
+    let Gathered {
+        mut events,
+        event_ties,
+        mut changes,
+        change_ties,
+    } = gathered;
+    merged.counts.duplicate_events = sort_and_dedupe(&mut events, &event_ties, |e| {
         (e.event_time, e.event_id.as_deref())
     });
-    merged.counts.duplicate_changes = sort_and_dedupe(&mut merged.changes, |c| {
+    merged.counts.duplicate_changes = sort_and_dedupe(&mut changes, &change_ties, |c| {
         (c.event_time, c.event_id.as_deref())
     });
+    merged.events = events;
+    merged.changes = changes;
 
     let roles: HashSet<&str> = merged
         .events
@@ -201,31 +258,52 @@ fn finish(mut merged: Merged) -> Merged {
     merged
 }
 
-/// Sorts by time (ties keep their order: objects in key order, records in
-/// object order) and keeps the first item of each event id (items without
-/// one are all kept); returns how many were dropped. Items are large, so the
-/// order is worked out on `(time, index)` pairs and each item moves once.
-fn sort_and_dedupe<T>(items: &mut Vec<T>, key: impl Fn(&T) -> (Micros, Option<&str>)) -> u64 {
-    let mut order: Vec<(Micros, usize)> = items
+/// Sorts by time, then by `ties` (one per item: objects in key order,
+/// records in object order), and keeps the first item of each event id
+/// (items without one are all kept); returns how many were dropped. Items
+/// are large and a big run holds many, so the order is worked out on
+/// `(time, tie, index)` triples and applied in place: each item moves once
+/// and is never copied.
+fn sort_and_dedupe<T>(
+    items: &mut Vec<T>,
+    ties: &[u64],
+    key: impl Fn(&T) -> (Micros, Option<&str>),
+) -> u64 {
+    assert_eq!(items.len(), ties.len(), "one tie-break per item");
+    let mut order: Vec<(Micros, u64, usize)> = items
         .iter()
+        .zip(ties)
         .enumerate()
-        .map(|(i, it)| (key(it).0, i))
+        .map(|(i, (it, &tie))| (key(it).0, tie, i))
         .collect();
     order.sort_unstable();
-    let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
-    let keep: Vec<bool> = order
-        .iter()
-        .map(|&(_, i)| key(&items[i]).1.is_none_or(|id| seen.insert(id)))
-        .collect();
-    drop(seen);
+    // Whether the item that ends up at each position is kept.
+    let keep: Vec<bool> = {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
+        order
+            .iter()
+            .map(|&(_, _, i)| key(&items[i]).1.is_none_or(|id| seen.insert(id)))
+            .collect()
+    };
+    // Position `p` takes the item now at `order[p].2`: walk each cycle of
+    // that permutation once, swapping along it.
+    let mut done = vec![false; items.len()];
+    for start in 0..items.len() {
+        let mut at = start;
+        while !done[at] {
+            done[at] = true;
+            let from = order[at].2;
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
+    }
+    drop((order, done));
     let before = items.len();
-    let mut slots: Vec<Option<T>> = std::mem::take(items).into_iter().map(Some).collect();
-    *items = order
-        .iter()
-        .zip(keep)
-        .filter(|(_, keep)| *keep)
-        .filter_map(|(&(_, i), _)| slots[i].take())
-        .collect();
+    let mut kept = keep.iter();
+    items.retain(|_| *kept.next().expect("one flag per item"));
     (before - items.len()) as u64
 }
 
@@ -370,7 +448,7 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
-    fn sort_and_dedupe_is_a_stable_sort_keeping_first_ids() {
+    fn sort_and_dedupe_orders_by_time_then_tie_keeping_first_ids() {
         let mut seed = 11u64;
         let mut next = |n: u64| {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
@@ -378,19 +456,23 @@ mod tests {
         };
         for round in 0..50 {
             let len = round * 7;
-            // (time, id, original position)
-            let items: Vec<(Micros, Option<String>, usize)> = (0..len)
+            // (time, id, tie): ties are distinct, items arrive in any order.
+            let mut items: Vec<(Micros, Option<String>, u64)> = (0..len)
                 .map(|i| {
                     let id = (next(4) > 0).then(|| format!("e{}", next(len as u64 / 2 + 1)));
-                    (next(20) as Micros, id, i)
+                    (next(20) as Micros, id, i as u64 * 3)
                 })
                 .collect();
+            for i in (1..items.len()).rev() {
+                items.swap(i, next(i as u64 + 1) as usize);
+            }
             let mut want = items.clone();
-            want.sort_by_key(|it| it.0);
+            want.sort_by_key(|it| (it.0, it.2));
             let mut seen = HashSet::new();
             want.retain(|it| it.1.as_ref().is_none_or(|id| seen.insert(id.clone())));
+            let ties: Vec<u64> = items.iter().map(|it| it.2).collect();
             let mut got = items;
-            let dropped = sort_and_dedupe(&mut got, |it| (it.0, it.1.as_deref()));
+            let dropped = sort_and_dedupe(&mut got, &ties, |it| (it.0, it.1.as_deref()));
             assert_eq!(got, want, "round {round}");
             assert_eq!(dropped as usize, len - want.len());
         }
@@ -486,6 +568,50 @@ mod tests {
             ),
             (2, 2, 1)
         );
+    }
+
+    #[test]
+    fn gathering_as_objects_finish_gives_the_same_merge() {
+        let outputs = || {
+            vec![
+                output(
+                    "c",
+                    vec![event(20, "z", None), event(10, "w", None)],
+                    vec![],
+                ),
+                output(
+                    "a",
+                    vec![event(10, "x", None), event(20, "z", Some("sts_other"))],
+                    vec![change("AttachRolePolicy", "Agents")],
+                ),
+                output("b", vec![event(10, "y", None)], vec![]),
+            ]
+        };
+        let want = merge(outputs());
+        // Finished in the order c, a, b; ranked by key.
+        let mut gathered = Gathered::default();
+        let mut reports = outputs();
+        for (out, rank) in reports.iter_mut().zip([2, 0, 1]) {
+            gathered.take(rank, out);
+            assert!(out.events.is_empty() && out.events.capacity() == 0);
+        }
+        let got = merge_gathered(gathered, reports);
+        let ids = |m: &Merged| -> Vec<String> {
+            m.events
+                .iter()
+                .map(|e| e.event_id.clone().unwrap())
+                .collect()
+        };
+        assert_eq!(ids(&want), ["x", "y", "w", "z"]);
+        assert_eq!(ids(&got), ids(&want));
+        assert_eq!(
+            got.events[3].failure_class,
+            Some("sts_other"),
+            "a's z, not c's"
+        );
+        assert_eq!(got.changes, want.changes);
+        assert_eq!(got.objects, want.objects);
+        assert_eq!(got.counts, want.counts);
     }
 
     #[test]

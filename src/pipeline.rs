@@ -12,7 +12,7 @@ use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{SecondsFormat, Utc};
@@ -280,16 +280,32 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         ..Incremental::default()
     };
 
+    // Each object's place in `(source, key)` order: the tie-break between
+    // events of the same time, whichever worker finished first.
+    let rank: Vec<u32> = {
+        let mut by_key: Vec<usize> = (0..objects.len()).collect();
+        by_key.sort_by(|&a, &b| {
+            (&objects[a].source, &objects[a].key).cmp(&(&objects[b].source, &objects[b].key))
+        });
+        let mut rank = vec![0; objects.len()];
+        for (r, i) in by_key.into_iter().enumerate() {
+            rank[i] = r as u32;
+        }
+        rank
+    };
+    // Events and changes, taken from each output as soon as it is made.
+    let gathered = Mutex::new(aggregate::Gathered::default());
     let bar = progress_bar(cfg, objects.len() as u64);
     // Set under --strict once an object is unreadable: later ones are not read.
     let stop = Arc::new(AtomicBool::new(false));
     // The bytes come from `fetch`, called only when the object is read.
-    let finish = |obj: &ObjectRef, scratch: &mut Scratch, fetch: &mut dyn FnMut() -> Fetched| {
+    let finish = |i: usize, scratch: &mut Scratch, fetch: &mut dyn FnMut() -> Fetched| {
+        let obj = &objects[i];
         if stop.load(Ordering::Relaxed) {
             return finished(obj, ObjectStatus::Skipped, Some(STOPPED.into()));
         }
         // Objects decided by their key or size are never read.
-        let out = match before_reading(obj, cfg) {
+        let mut out = match before_reading(obj, cfg) {
             Some((status, reason)) => finished(obj, status, Some(reason)),
             None => read_object_guarded(obj, fetch(), cfg, scratch),
         };
@@ -304,6 +320,10 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             }
         }
         bar.inc(1);
+        gathered
+            .lock()
+            .expect("no worker panics holding it")
+            .take(rank[i], &mut out);
         out
     };
     // Objects decided without reading (skipped, too large), local files and
@@ -317,8 +337,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         local
             .par_iter()
             .map_init(Scratch::default, |scratch, &i| {
-                let obj = &objects[i];
-                (i, finish(obj, scratch, &mut || read_in_hand(obj)))
+                (i, finish(i, scratch, &mut || read_in_hand(&objects[i])))
             })
             .collect()
     });
@@ -349,7 +368,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
                 .par_bridge()
                 .map_init(Scratch::default, |scratch, (i, bytes)| {
                     let mut bytes = Some(bytes);
-                    let out = finish(&objects[i], scratch, &mut || {
+                    let out = finish(i, scratch, &mut || {
                         bytes.take().expect("an object is read once")
                     });
                     (i, out)
@@ -399,11 +418,15 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     }
     let state_json = state.to_json();
     let outputs: Vec<ObjectOutput> = outputs.into_iter().map(|(_, o)| o).collect();
+    let gathered = gathered.into_inner().expect("no worker panics holding it");
     let (mut merged, carried) = match previous {
-        None => (aggregate::merge(outputs), aggregate::Carried::default()),
+        None => (
+            aggregate::merge_gathered(gathered, outputs),
+            aggregate::Carried::default(),
+        ),
         Some(previous) => {
             let reread: HashSet<String> = read_now.iter().map(|(o, _)| o.display()).collect();
-            aggregate::merge_onto(previous, outputs, &reread)
+            aggregate::merge_gathered_onto(previous, gathered, outputs, &reread)
         }
     };
     merged.counts.objects_listed += incremental.objects_unchanged;
