@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::ROLE_POLICY_EVENTS;
-use crate::model::{ConfigChange, FedEvent, Micros, ObjectReport, ObjectStatus, Stage};
+use crate::model::{ConfigChange, FedEvent, Micros, ObjectReport, ObjectStatus, Stage, Text};
 use crate::time::MICROS_PER_MINUTE;
 
 /// What happened to one object's records; the counts add up:
@@ -326,13 +326,13 @@ pub struct FailureRow {
 }
 
 type FailureKey = (
-    Option<String>,
-    Option<String>,
+    Option<Text>,
+    Option<Text>,
     Stage,
     &'static str,
-    Option<String>,
-    Option<String>,
-    Option<String>,
+    Option<Text>,
+    Option<Text>,
+    Option<Text>,
 );
 
 /// Groups the observed failures by account, region, stage, class, code, role
@@ -381,13 +381,13 @@ pub fn failures(events: &[FedEvent]) -> Vec<FailureRow> {
                 (account_id, region, stage, failure_class, error_code, role_arn, provider_arn),
                 a,
             )| FailureRow {
-                account_id,
-                region,
+                account_id: account_id.as_deref().map(str::to_owned),
+                region: region.as_deref().map(str::to_owned),
                 stage,
                 failure_class,
-                error_code,
-                role_arn,
-                provider_arn,
+                error_code: error_code.as_deref().map(str::to_owned),
+                role_arn: role_arn.as_deref().map(str::to_owned),
+                provider_arn: provider_arn.as_deref().map(str::to_owned),
                 failures: a.failures,
                 distinct_sessions: a.sessions.len() as u64,
                 distinct_source_ips: a.ips.len() as u64,
@@ -481,14 +481,14 @@ mod tests {
     fn event(time: Micros, id: &str, class: Option<&'static str>) -> FedEvent {
         FedEvent {
             event_time: time,
-            event_id: Some(id.to_string()),
+            event_id: Some(id.into()),
             outcome: if class.is_some() {
                 Outcome::Failure
             } else {
                 Outcome::Success
             },
             failure_class: class,
-            session_name: Some(format!("user-{id}")),
+            session_name: Some(format!("user-{id}").into()),
             role_name: Some("Agents".into()),
             source_object: Arc::from("o"),
             ..FedEvent::default()
@@ -599,7 +599,7 @@ mod tests {
         let ids = |m: &Merged| -> Vec<String> {
             m.events
                 .iter()
-                .map(|e| e.event_id.clone().unwrap())
+                .map(|e| e.event_id.as_deref().unwrap().to_owned())
                 .collect()
         };
         assert_eq!(ids(&want), ["x", "y", "w", "z"]);

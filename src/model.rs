@@ -3,6 +3,7 @@
 //! every input object ([`ObjectReport`]). Plain data, no behaviour beyond
 //! naming; `aggregate` and `sinks` consume these.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Where in the sign-in chain an event sits (TAXONOMY.md, "Stages").
@@ -56,34 +57,56 @@ impl Outcome {
 /// Microseconds since the Unix epoch, UTC: the unit of every timestamp column.
 pub type Micros = i64;
 
+/// A shared, immutable string one pointer wide (`Option<Text>` too). Every
+/// kept event is held until the run ends, and most of its strings (roles,
+/// providers, user agents, regions) repeat from event to event, so
+/// `classify` stores each distinct value once per worker and events share it.
+pub type Text = arcstr::ArcStr;
+
+/// Distinct strings handed out as shared [`Text`]s: the same string asked
+/// for twice is stored once.
+#[derive(Debug, Default)]
+pub struct TextSet(HashSet<Text>);
+
+impl TextSet {
+    pub fn get(&mut self, s: &str) -> Text {
+        if let Some(t) = self.0.get(s) {
+            return t.clone();
+        }
+        let t = Text::from(s);
+        self.0.insert(t.clone());
+        t
+    }
+}
+
 /// One federation attempt (success or failure): a row of `events/`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FedEvent {
     pub event_time: Micros,
-    pub event_id: Option<String>,
-    pub account_id: Option<String>,
-    pub region: Option<String>,
+    pub event_id: Option<Text>,
+    pub account_id: Option<Text>,
+    pub region: Option<Text>,
     pub stage: Stage,
-    pub event_source: String,
-    pub event_name: String,
+    pub event_source: Text,
+    pub event_name: Text,
     pub outcome: Outcome,
     /// `None` for successes; a TAXONOMY.md class id for failures.
     pub failure_class: Option<&'static str>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub role_arn: Option<String>,
-    pub role_name: Option<String>,
-    pub provider_arn: Option<String>,
-    pub provider_name: Option<String>,
-    pub session_name: Option<String>,
-    pub user_name: Option<String>,
-    pub issuer: Option<String>,
-    pub audience: Option<String>,
+    pub error_code: Option<Text>,
+    pub error_message: Option<Text>,
+    pub role_arn: Option<Text>,
+    pub role_name: Option<Text>,
+    pub provider_arn: Option<Text>,
+    pub provider_name: Option<Text>,
+    pub session_name: Option<Text>,
+    pub user_name: Option<Text>,
+    pub issuer: Option<Text>,
+    pub audience: Option<Text>,
     pub duration_seconds: Option<i64>,
-    pub connect_instance_id: Option<String>,
-    pub endpoint_type: Option<String>,
-    pub source_ip: Option<String>,
-    pub user_agent: Option<String>,
+    pub connect_instance_id: Option<Text>,
+    pub endpoint_type: Option<Text>,
+    pub source_ip: Option<Text>,
+    pub user_agent: Option<Text>,
     pub source_object: Arc<str>,
 }
 

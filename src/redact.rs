@@ -144,13 +144,20 @@ impl Redactor {
         for field in [&mut e.session_name, &mut e.user_name] {
             if let Some(name) = field.as_mut() {
                 let pseudonym = self.name(name);
-                quoted.push((std::mem::replace(name, pseudonym.clone()), pseudonym));
+                quoted.push((name.to_string(), pseudonym.clone()));
+                *name = pseudonym.into();
             }
         }
         if let Some(ip) = e.source_ip.as_mut() {
-            *ip = self.ip(ip);
+            *ip = self.ip(ip).into();
         }
-        replace_quoted(&mut e.error_message, &quoted);
+        if let Some(text) = e
+            .error_message
+            .as_deref()
+            .and_then(|m| replace_quoted(m, &quoted))
+        {
+            e.error_message = Some(text.into());
+        }
     }
 
     /// Redacts a change's actor, and its target when that is a user.
@@ -162,24 +169,30 @@ impl Redactor {
             if let Some(target) = c.target.as_mut() {
                 let pseudonym = self.name(target);
                 let quoted = [(std::mem::replace(target, pseudonym.clone()), pseudonym)];
-                replace_quoted(&mut c.error_message, &quoted);
+                if let Some(text) = c
+                    .error_message
+                    .as_deref()
+                    .and_then(|m| replace_quoted(m, &quoted))
+                {
+                    c.error_message = Some(text);
+                }
             }
         }
     }
 }
 
-/// Replaces each name (three characters or more, so that short names do not
-/// eat words) where `message` quotes it.
-fn replace_quoted(message: &mut Option<String>, names: &[(String, String)]) {
-    let Some(text) = message.as_mut() else {
-        return;
-    };
+/// `message` with each name (three characters or more, so that short names
+/// do not eat words) it quotes replaced; `None` if it quotes none.
+fn replace_quoted(message: &str, names: &[(String, String)]) -> Option<String> {
+    let mut text: Option<String> = None;
     for (name, pseudonym) in names {
         let name = name.trim();
-        if name.chars().count() >= 3 && text.contains(name) {
-            *text = text.replace(name, pseudonym.trim());
+        let now = text.as_deref().unwrap_or(message);
+        if name.chars().count() >= 3 && now.contains(name) {
+            text = Some(now.replace(name, pseudonym.trim()));
         }
     }
+    text
 }
 
 #[cfg(test)]

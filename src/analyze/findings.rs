@@ -85,7 +85,7 @@ fn finding(
         finding: id,
         severity,
         subject,
-        account_id: evidence[0].account_id.clone(),
+        account_id: evidence[0].account_id.as_deref().map(str::to_owned),
         failure_class: dominant_class(evidence),
         evidence_count: evidence.len() as u64,
         first_seen: evidence.iter().map(|e| e.event_time).min().unwrap_or(0),
@@ -95,7 +95,7 @@ fn finding(
         time_to_recovery: None,
         evidence_event_ids: evidence
             .iter()
-            .filter_map(|e| e.event_id.clone())
+            .filter_map(|e| e.event_id.as_deref().map(str::to_owned))
             .take(EVIDENCE_IDS)
             .collect(),
     }
@@ -648,7 +648,7 @@ mod tests {
     fn ev(t: Micros, stage: Stage, who: &str, class: Option<&'static str>) -> FedEvent {
         FedEvent {
             event_time: t,
-            event_id: Some(format!("e{t}-{who}")),
+            event_id: Some(format!("e{t}-{who}").into()),
             account_id: Some("222233334444".into()),
             region: Some("us-east-1".into()),
             stage,
@@ -661,7 +661,7 @@ mod tests {
             role_arn: Some("arn:aws:iam::222233334444:role/ConnectAgent".into()),
             provider_arn: Some("arn:aws:iam::222233334444:saml-provider/AzureAD".into()),
             session_name: Some(who.into()),
-            connect_instance_id: (stage == Stage::Connect).then(|| "inst-1".to_string()),
+            connect_instance_id: (stage == Stage::Connect).then(|| "inst-1".into()),
             source_object: Arc::from("o"),
             ..FedEvent::default()
         }

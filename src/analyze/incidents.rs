@@ -286,7 +286,7 @@ mod tests {
     fn sign_in(t: Micros, who: &str, class: Option<&'static str>) -> FedEvent {
         FedEvent {
             event_time: t,
-            event_id: Some(format!("{t}-{who}")),
+            event_id: Some(format!("{t}-{who}").into()),
             account_id: Some("111122223333".into()),
             region: Some("us-east-1".into()),
             outcome: if class.is_some() {

@@ -7,9 +7,10 @@
 pub mod json;
 pub mod taxonomy;
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::model::{ConfigChange, FedEvent, Outcome, Stage};
+use crate::model::{ConfigChange, FedEvent, Outcome, Stage, Text, TextSet};
 use crate::time::parse_timestamp;
 use json::{int_at, resource_arn, str_at, string_at, Value};
 use taxonomy::{classify_failure, FailureFacts};
@@ -293,40 +294,60 @@ fn federation_event(record: &Value<'_, '_>, stage: Stage, c: Common) -> FedEvent
     let connect_instance_id = str_at(record, &["requestParameters", "InstanceId"])
         .or_else(|| str_at(record, &["requestParameters", "instanceId"]))
         .map(connect_instance_id);
+    let text = |s: Option<String>| s.as_deref().map(shared);
     FedEvent {
         event_time: c.time,
-        event_id: c.event_id,
-        account_id: c.account_id,
-        region: c.region,
+        // Unique to the event: not worth a place in the shared set.
+        event_id: c.event_id.map(Text::from),
+        account_id: text(c.account_id),
+        region: text(c.region),
         stage,
-        event_source: c.source,
-        event_name: c.name,
+        event_source: shared(&c.source),
+        event_name: shared(&c.name),
         outcome: if failed {
             Outcome::Failure
         } else {
             Outcome::Success
         },
         failure_class,
-        role_name: role_arn.as_deref().map(last_segment),
-        role_arn,
-        provider_name: provider_arn.as_deref().map(last_segment),
-        provider_arn,
-        session_name,
-        user_name,
-        issuer: string_at(record, &["responseElements", "issuer"]),
-        audience: string_at(record, &["responseElements", "audience"]),
+        role_name: role_arn.as_deref().map(|a| shared(&last_segment(a))),
+        role_arn: text(role_arn),
+        provider_name: provider_arn.as_deref().map(|a| shared(&last_segment(a))),
+        provider_arn: text(provider_arn),
+        session_name: text(session_name),
+        user_name: text(user_name),
+        issuer: text_at(record, &["responseElements", "issuer"]),
+        audience: text_at(record, &["responseElements", "audience"]),
         duration_seconds: int_at(record, &["requestParameters", "durationSeconds"]),
-        connect_instance_id,
-        endpoint_type: string_at(
+        connect_instance_id: text(connect_instance_id),
+        endpoint_type: text_at(
             record,
             &["additionalEventData", "RequestDetails", "endpointType"],
         ),
-        source_ip: string_at(record, &["sourceIPAddress"]),
-        user_agent: string_at(record, &["userAgent"]),
-        error_code: c.error_code,
-        error_message: c.error_message,
+        source_ip: text_at(record, &["sourceIPAddress"]),
+        user_agent: text_at(record, &["userAgent"]),
+        error_code: text(c.error_code),
+        error_message: text(c.error_message),
         source_object: c.object,
     }
+}
+
+thread_local! {
+    /// The distinct strings this thread has put in events. A scan's worker
+    /// threads end with the scan, and this set with them.
+    static SHARED: RefCell<TextSet> = RefCell::new(TextSet::default());
+}
+
+/// `s` as a [`Text`] shared with every earlier event of this thread that
+/// holds the same string: an event's roles, provider, user agent and region
+/// are nearly always ones seen before.
+fn shared(s: &str) -> Text {
+    SHARED.with_borrow_mut(|set| set.get(s))
+}
+
+/// A non-empty string at `path`, [`shared`].
+fn text_at(record: &Value<'_, '_>, path: &[&str]) -> Option<Text> {
+    str_at(record, path).map(shared)
 }
 
 fn config_change(record: &Value<'_, '_>, target_type: &'static str, c: Common) -> ConfigChange {

@@ -3,6 +3,7 @@
 //! `objects.parquet`) plus `run.json`. `fedtrail report` re-renders the
 //! human reports from what this returns.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use polars::prelude::*;
 use super::RunInfo;
 use crate::aggregate::Merged;
 use crate::classify::taxonomy::class_info;
-use crate::model::{ConfigChange, FedEvent, ObjectReport, ObjectStatus, Outcome, Stage};
+use crate::model::{
+    ConfigChange, FedEvent, ObjectReport, ObjectStatus, Outcome, Stage, Text, TextSet,
+};
 
 /// Why a dataset could not be read back (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -232,36 +235,49 @@ fn read_events(f: &Frame) -> Result<Vec<FedEvent>, LoadError> {
         t("source_object")?,
     );
     let next = |it: &mut std::vec::IntoIter<Option<String>>| it.next().flatten();
+    // Events share their repeated strings, as `classify` makes them.
+    let mut set = TextSet::default();
+    let mut objects: HashMap<String, Arc<str>> = HashMap::new();
+    let mut text =
+        |it: &mut std::vec::IntoIter<Option<String>>| it.next().flatten().map(|s| set.get(&s));
     let mut out = Vec::with_capacity(time.len());
     for (i, event_time) in time.into_iter().enumerate() {
         let st = next(&mut stages);
         let oc = next(&mut outcomes);
         out.push(FedEvent {
             event_time: f.required("event_time", event_time)?,
-            event_id: next(&mut id),
-            account_id: next(&mut account),
-            region: next(&mut region),
+            event_id: next(&mut id).map(Text::from),
+            account_id: text(&mut account),
+            region: text(&mut region),
             stage: f.required("stage", st.as_deref().and_then(stage))?,
-            event_source: next(&mut source).unwrap_or_default(),
-            event_name: next(&mut name).unwrap_or_default(),
+            event_source: text(&mut source).unwrap_or_default(),
+            event_name: text(&mut name).unwrap_or_default(),
             outcome: f.required("outcome", oc.as_deref().and_then(outcome))?,
             failure_class: class(f, "failure_class", next(&mut classes))?,
-            error_code: next(&mut code),
-            error_message: next(&mut message),
-            role_arn: next(&mut role_arn),
-            role_name: next(&mut role_name),
-            provider_arn: next(&mut provider_arn),
-            provider_name: next(&mut provider_name),
-            session_name: next(&mut session),
-            user_name: next(&mut user),
-            issuer: next(&mut issuer),
-            audience: next(&mut audience),
+            error_code: text(&mut code),
+            error_message: text(&mut message),
+            role_arn: text(&mut role_arn),
+            role_name: text(&mut role_name),
+            provider_arn: text(&mut provider_arn),
+            provider_name: text(&mut provider_name),
+            session_name: text(&mut session),
+            user_name: text(&mut user),
+            issuer: text(&mut issuer),
+            audience: text(&mut audience),
             duration_seconds: duration[i],
-            connect_instance_id: next(&mut instance),
-            endpoint_type: next(&mut endpoint),
-            source_ip: next(&mut ip),
-            user_agent: next(&mut agent),
-            source_object: Arc::from(next(&mut object).unwrap_or_default()),
+            connect_instance_id: text(&mut instance),
+            endpoint_type: text(&mut endpoint),
+            source_ip: text(&mut ip),
+            user_agent: text(&mut agent),
+            source_object: {
+                let name = next(&mut object).unwrap_or_default();
+                let known = objects.get(name.as_str()).cloned();
+                known.unwrap_or_else(|| {
+                    let shared: Arc<str> = Arc::from(name.as_str());
+                    objects.insert(name, shared.clone());
+                    shared
+                })
+            },
         });
     }
     Ok(out)

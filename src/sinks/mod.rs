@@ -222,8 +222,10 @@ fn is_replaceable(out: &Path) -> Result<bool, SinkError> {
     Ok(entries.next().is_none())
 }
 
-/// Events per Parquet row group: one group's columns are built at a time.
-const EVENTS_PER_ROW_GROUP: usize = 65_536;
+/// Events per Parquet row group: one group's columns are built at a time,
+/// and polars holds about 1 KB per event while it does, so this bounds the
+/// write's memory (16 MB) whatever the size of a day.
+const EVENTS_PER_ROW_GROUP: usize = 16_384;
 
 fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     let events_dir = dir.join("events");

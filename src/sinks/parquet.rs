@@ -274,8 +274,8 @@ pub fn objects_frame(rows: &[ObjectReport]) -> DataFrame {
     )
 }
 
-/// Writes one frame as a ZSTD-compressed Parquet file.
-/// Writes frames of one schema into one file, each as its own row group(s),
+/// Writes frames of one schema into one ZSTD-compressed Parquet file, each
+/// as its own row group(s),
 /// so that only one frame is built at a time (a day of events can be large).
 pub fn write_frames(
     path: &Path,
@@ -303,6 +303,7 @@ pub fn write_frames(
     Ok(())
 }
 
+/// Writes one frame as a ZSTD-compressed Parquet file.
 pub fn write(path: &Path, mut df: DataFrame) -> Result<(), SinkError> {
     let wrap = |e: PolarsError| SinkError::Parquet {
         path: path.to_path_buf(),
@@ -329,7 +330,7 @@ mod tests {
         let events: Vec<FedEvent> = (0..7)
             .map(|i| FedEvent {
                 event_time: i,
-                event_id: Some(format!("e{i}")),
+                event_id: Some(format!("e{i}").into()),
                 source_object: Arc::from("o"),
                 ..FedEvent::default()
             })
