@@ -66,7 +66,7 @@ pub type Text = arcstr::ArcStr;
 /// Distinct strings handed out as shared [`Text`]s: the same string asked
 /// for twice is stored once.
 #[derive(Debug, Default)]
-pub struct TextSet(HashSet<Text>);
+pub struct TextSet(HashSet<Text, ahash::RandomState>);
 
 impl TextSet {
     pub fn get(&mut self, s: &str) -> Text {
