@@ -7,6 +7,7 @@
 //!     FEDTRAIL_PYTHON=target/compare-venv/bin/python cargo bench --bench compare
 //!     cargo bench --bench compare -- 200000 3 2      # records, runs, threads
 //!     cargo bench --bench compare -- --noise-share=0.55   # sign-in-heavy mix
+//!     cargo bench --bench compare -- --memory 1000000 3   # fedtrail's peak RSS at 1M and 10M
 //!
 //! The corpus is a real trail's mix by default: 99% of moments are other
 //! services' API calls (`fedtrail generate --noise-share 0.99`), so about
@@ -391,6 +392,86 @@ fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Generates a corpus with `fedtrail generate`; its object files, sorted.
+fn generate(corpus: &Path, records: u64, per_object: &str, noise_share: &str) -> Vec<PathBuf> {
+    let out = Command::new(FEDTRAIL)
+        .args([
+            "generate",
+            "--out",
+            corpus.to_str().unwrap(),
+            "--events",
+            &records.to_string(),
+            "--records-per-object",
+            per_object,
+            "--scenario",
+            "none",
+            "--noise-share",
+            noise_share,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files = Vec::new();
+    files_below(corpus, &mut files);
+    files.sort();
+    files
+}
+
+/// `--memory`: fedtrail alone on the large-object shape at `records` and at
+/// ten times that, `runs` times each, for how peak memory grows with the
+/// input (a scan holds every kept event until it writes the report).
+fn memory(dir: &Path, records: u64, runs: usize, threads: usize, noise_share: &str) {
+    println!(
+        "{:>12} {:>8} {:>12} {:>14} {:>14}",
+        "records", "objects", "kept events", "wall s (med)", "peak MB (max)"
+    );
+    for n in [records, records * 10] {
+        let corpus = dir.join(format!("memory-{n}"));
+        let files = generate(&corpus, n, "400", noise_share);
+        let out = dir.join(format!("memory-{n}.reports"));
+        let (mut walls, mut peaks) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let m = measure(
+                FEDTRAIL,
+                &[
+                    "scan",
+                    corpus.to_str().unwrap(),
+                    "--threads",
+                    &threads.to_string(),
+                    "--quiet",
+                    "--full",
+                    "--out",
+                    out.to_str().unwrap(),
+                ],
+                dir,
+            )
+            .unwrap();
+            walls.push(m.wall_s);
+            peaks.extend(m.peak_rss_mb);
+        }
+        let run: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+        let events = run["counts"]["events_written"].as_u64().unwrap();
+        assert_eq!(
+            run["counts"]["records"].as_u64(),
+            Some(n),
+            "every record read"
+        );
+        let peak = peaks.iter().copied().fold(f64::NAN, f64::max);
+        println!(
+            "{n:>12} {:>8} {events:>12} {:>14.2} {:>14.0}",
+            files.len(),
+            median(walls),
+            peak
+        );
+        std::fs::remove_dir_all(&corpus).unwrap();
+    }
+}
+
 fn main() {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     if raw.first().map(String::as_str) == Some("--floor") {
@@ -416,32 +497,14 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
+    if raw.iter().any(|a| a == "--memory") {
+        memory(dir.path(), records, runs, threads, &noise_share);
+        return;
+    }
+
     for (shape, per_object) in [("small objects", "35"), ("large objects", "400")] {
         let corpus = dir.path().join(per_object);
-        let out = Command::new(FEDTRAIL)
-            .args([
-                "generate",
-                "--out",
-                corpus.to_str().unwrap(),
-                "--events",
-                &records.to_string(),
-                "--records-per-object",
-                per_object,
-                "--scenario",
-                "none",
-                "--noise-share",
-                &noise_share,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut files = Vec::new();
-        files_below(&corpus, &mut files);
-        files.sort();
+        let files = generate(&corpus, records, per_object, &noise_share);
         let list = dir.path().join(format!("{per_object}.list"));
         let listing: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
         std::fs::write(&list, listing).unwrap();

@@ -417,17 +417,23 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         state.record(obj);
     }
     let state_json = state.to_json();
+    let reread: Option<HashSet<String>> = previous
+        .is_some()
+        .then(|| read_now.iter().map(|(o, _)| o.display()).collect());
+    // A large trail lists hundreds of thousands of objects: what was only
+    // needed to read them goes before the merge and the writing.
+    drop((state, last_state, read_now, verdicts, rank));
+    drop(objects);
     let outputs: Vec<ObjectOutput> = outputs.into_iter().map(|(_, o)| o).collect();
     let gathered = gathered.into_inner().expect("no worker panics holding it");
-    let (mut merged, carried) = match previous {
-        None => (
+    let (mut merged, carried) = match (previous, reread) {
+        (Some(previous), Some(reread)) => {
+            aggregate::merge_gathered_onto(previous, gathered, outputs, &reread)
+        }
+        _ => (
             aggregate::merge_gathered(gathered, outputs),
             aggregate::Carried::default(),
         ),
-        Some(previous) => {
-            let reread: HashSet<String> = read_now.iter().map(|(o, _)| o.display()).collect();
-            aggregate::merge_gathered_onto(previous, gathered, outputs, &reread)
-        }
     };
     merged.counts.objects_listed += incremental.objects_unchanged;
     incremental.carried_objects = carried.objects;

@@ -222,10 +222,11 @@ fn is_replaceable(out: &Path) -> Result<bool, SinkError> {
     Ok(entries.next().is_none())
 }
 
-/// Events per Parquet row group: one group's columns are built at a time,
-/// and polars holds about 1 KB per event while it does, so this bounds the
-/// write's memory (16 MB) whatever the size of a day.
-const EVENTS_PER_ROW_GROUP: usize = 16_384;
+/// Rows per Parquet row group of the large tables (events, objects): one
+/// group's columns are built at a time, and polars holds up to about 1 KB
+/// per row while it does, so this bounds the write's memory (16 MB)
+/// whatever the size of a day or of the trail.
+const ROWS_PER_GROUP: usize = 16_384;
 
 fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     let events_dir = dir.join("events");
@@ -240,8 +241,12 @@ fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     {
         let part = events_dir.join(format!("date={}", date_of(day[0].event_time)));
         std::fs::create_dir(&part).map_err(|e| SinkError::io(&part, e))?;
-        let frames = day.chunks(EVENTS_PER_ROW_GROUP).map(parquet::events_frame);
-        parquet::write_frames(&part.join("part-0.parquet"), frames)?;
+        parquet::write_in_groups(
+            &part.join("part-0.parquet"),
+            day,
+            ROWS_PER_GROUP,
+            parquet::events_frame,
+        )?;
     }
     parquet::write(
         &dir.join("failures.parquet"),
@@ -263,9 +268,11 @@ fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
         &dir.join("changes.parquet"),
         parquet::changes_frame(&report.merged.changes),
     )?;
-    parquet::write(
+    parquet::write_in_groups(
         &dir.join("objects.parquet"),
-        parquet::objects_frame(&report.merged.objects),
+        &report.merged.objects,
+        ROWS_PER_GROUP,
+        parquet::objects_frame,
     )?;
     let run = serde_json::to_string_pretty(report.run).expect("RunInfo serialises");
     write_text(&dir.join("run.json"), &(run + "\n"))?;

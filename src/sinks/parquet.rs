@@ -303,6 +303,20 @@ pub fn write_frames(
     Ok(())
 }
 
+/// Writes `rows` as one file, building and writing `per_group` rows at a
+/// time. An empty table still gets its file, with its columns.
+pub fn write_in_groups<T>(
+    path: &Path,
+    rows: &[T],
+    per_group: usize,
+    frame: impl Fn(&[T]) -> DataFrame,
+) -> Result<(), SinkError> {
+    if rows.is_empty() {
+        return write(path, frame(rows));
+    }
+    write_frames(path, rows.chunks(per_group).map(frame))
+}
+
 /// Writes one frame as a ZSTD-compressed Parquet file.
 pub fn write(path: &Path, mut df: DataFrame) -> Result<(), SinkError> {
     let wrap = |e: PolarsError| SinkError::Parquet {
@@ -326,6 +340,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_empty_table_written_in_groups_still_has_its_file_and_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("objects.parquet");
+        write_in_groups(&path, &[], 16, objects_frame).unwrap();
+        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 0);
+        let columns = reader
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .num_columns();
+        assert_eq!(columns, objects_frame(&[]).width());
+        assert!(columns > 5);
+    }
+
+    #[test]
     fn frames_written_one_at_a_time_make_one_file_in_order() {
         let events: Vec<FedEvent> = (0..7)
             .map(|i| FedEvent {
@@ -337,7 +367,7 @@ mod tests {
             .collect();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("part-0.parquet");
-        write_frames(&path, events.chunks(3).map(events_frame)).unwrap();
+        write_in_groups(&path, &events, 3, events_frame).unwrap();
         let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
         assert_eq!(reader.metadata().num_row_groups(), 3);
         let ids: Vec<String> = reader
