@@ -187,7 +187,7 @@ fn classify_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> Vec<Obj
             ObjectOutput {
                 report: ObjectReport {
                     source: Arc::from("bench"),
-                    key: name.clone(),
+                    key: name.as_str().into(),
                     bytes: raw.len() as u64,
                     records: counts.records,
                     federation_records: counts.federation_events,

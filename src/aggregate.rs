@@ -158,7 +158,7 @@ pub fn merge_gathered_onto(
     let (mut merged, mut gathered) = gather(gathered, outputs);
     let mut carried = Carried::default();
     let id = |o: &ObjectReport| (o.source.clone(), o.key.clone());
-    let now: HashSet<(Arc<str>, String)> = merged
+    let now: HashSet<(Arc<str>, Arc<str>)> = merged
         .objects
         .iter()
         .filter(|o| o.status != ObjectStatus::Skipped)
@@ -170,7 +170,7 @@ pub fn merge_gathered_onto(
         .filter(|o| !now.contains(&id(o)))
         .collect();
     carried.objects = kept.len() as u64;
-    let earlier: HashSet<(Arc<str>, String)> = kept.iter().map(id).collect();
+    let earlier: HashSet<(Arc<str>, Arc<str>)> = kept.iter().map(id).collect();
     // Skipped now, read before: the earlier row stands.
     merged.objects.retain(|o| !earlier.contains(&id(o)));
     kept.append(&mut merged.objects);
@@ -559,7 +559,7 @@ mod tests {
         assert_eq!(m.counts.unrelated_role_changes, 1);
         let kept: Vec<_> = m.changes.iter().map(|c| c.event_name.as_str()).collect();
         assert_eq!(kept, ["AttachRolePolicy", "UpdateAssumeRolePolicy"]);
-        assert_eq!(m.objects[0].key, "a");
+        assert_eq!(&*m.objects[0].key, "a");
         assert_eq!(
             (
                 m.counts.objects_read,

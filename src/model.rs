@@ -145,7 +145,7 @@ pub struct ObjectReport {
     /// The source root as the user named it (`sample-logs`, `s3://bucket/prefix`).
     pub source: Arc<str>,
     /// The object's key or path below the source root.
-    pub key: String,
+    pub key: Arc<str>,
     /// Size as stored (compressed).
     pub bytes: u64,
     pub records: u64,

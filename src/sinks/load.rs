@@ -365,7 +365,7 @@ fn read_objects(f: &Frame) -> Result<Vec<ObjectReport>, LoadError> {
         .find(|s| status[i].as_deref() == Some(s.as_str()));
         out.push(ObjectReport {
             source: Arc::from(source[i].as_deref().unwrap_or_default()),
-            key: key[i].clone().unwrap_or_default(),
+            key: key[i].clone().unwrap_or_default().into(),
             bytes: bytes[i],
             records: records[i],
             federation_records: fed[i],

@@ -111,7 +111,7 @@ pub async fn lookup(
             .into();
         out.push(ObjectRef {
             source: source.clone(),
-            key: name.to_string(),
+            key: name.into(),
             size: document.len() as u64,
             location: Location::Lookup {
                 event_name: name.to_string(),

@@ -22,8 +22,9 @@ use layout::{is_log_file_name, parse_key, KeyInfo};
 pub struct ObjectRef {
     /// The input as the user named it.
     pub source: Arc<str>,
-    /// The path below the input, `/`-separated (the file name for a single file).
-    pub key: String,
+    /// The path below the input, `/`-separated (the file name for a single
+    /// file). Shared with the object's report row.
+    pub key: Arc<str>,
     /// Where to read it.
     pub location: Location,
     /// Size as stored.
@@ -73,7 +74,7 @@ impl ObjectRef {
         };
         ObjectRef {
             source: source.clone(),
-            key,
+            key: key.into(),
             location,
             size,
             version,

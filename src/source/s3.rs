@@ -117,7 +117,7 @@ pub async fn list(
             // Judged on the whole key, so that the layout above the user's
             // prefix still counts; named by the part below it.
             let mut obj = ObjectRef::found(&source, key, location, size, version, filter);
-            obj.key = relative;
+            obj.key = relative.into();
             obj
         })
         .collect())
