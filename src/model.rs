@@ -68,6 +68,21 @@ pub type Text = arcstr::ArcStr;
 #[derive(Debug, Default)]
 pub struct TextSet(HashSet<Text, ahash::RandomState>);
 
+thread_local! {
+    /// The distinct strings this thread has handed out through [`shared`].
+    /// A scan's threads (its worker pool, its S3 runtime) end with the
+    /// scan, and this set with them.
+    static SHARED: std::cell::RefCell<TextSet> = std::cell::RefCell::new(TextSet::default());
+}
+
+/// `s` as a [`Text`] shared with every earlier caller on this thread that
+/// asked for the same string: an event's roles, provider, user agent and
+/// region, an object's account and region, are nearly always ones seen
+/// before.
+pub fn shared(s: &str) -> Text {
+    SHARED.with_borrow_mut(|set| set.get(s))
+}
+
 impl TextSet {
     pub fn get(&mut self, s: &str) -> Text {
         if let Some(t) = self.0.get(s) {

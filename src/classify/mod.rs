@@ -7,10 +7,9 @@
 pub mod json;
 pub mod taxonomy;
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::model::{ConfigChange, FedEvent, Outcome, Stage, Text, TextSet};
+use crate::model::{shared, ConfigChange, FedEvent, Outcome, Stage, Text};
 use crate::time::parse_timestamp;
 use json::{int_at, resource_arn, str_at, string_at, Value};
 use taxonomy::{classify_failure, FailureFacts};
@@ -330,19 +329,6 @@ fn federation_event(record: &Value<'_, '_>, stage: Stage, c: Common) -> FedEvent
         error_message: text(c.error_message),
         source_object: c.object,
     }
-}
-
-thread_local! {
-    /// The distinct strings this thread has put in events. A scan's worker
-    /// threads end with the scan, and this set with them.
-    static SHARED: RefCell<TextSet> = RefCell::new(TextSet::default());
-}
-
-/// `s` as a [`Text`] shared with every earlier event of this thread that
-/// holds the same string: an event's roles, provider, user agent and region
-/// are nearly always ones seen before.
-fn shared(s: &str) -> Text {
-    SHARED.with_borrow_mut(|set| set.get(s))
 }
 
 /// A non-empty string at `path`, [`shared`].

@@ -5,7 +5,7 @@
 
 use chrono::NaiveDate;
 
-use crate::model::Micros;
+use crate::model::{shared, Micros, Text};
 
 /// What kind of object a CloudTrail folder holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,10 +21,10 @@ pub enum LogKind {
 /// What a key says about its object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {
-    pub org_id: Option<String>,
-    pub account: String,
+    pub org_id: Option<Text>,
+    pub account: Text,
     pub kind: LogKind,
-    pub region: Option<String>,
+    pub region: Option<Text>,
     /// The delivery date folder (not the events' time).
     pub date: Option<NaiveDate>,
     /// The time written in the file name, when it follows the standard form.
@@ -39,7 +39,7 @@ pub fn parse_key(key: &str) -> Option<KeyInfo> {
     let mut rest = parts[base + 1..].iter().copied();
     let mut next = rest.next()?;
     let org_id = if next.starts_with("o-") {
-        let org = next.to_string();
+        let org = shared(next);
         next = rest.next()?;
         Some(org)
     } else {
@@ -48,14 +48,14 @@ pub fn parse_key(key: &str) -> Option<KeyInfo> {
     if !is_account_id(next) {
         return None;
     }
-    let account = next.to_string();
+    let account = shared(next);
     let kind = match rest.next()? {
         "CloudTrail" => LogKind::Trail,
         "CloudTrail-Digest" => LogKind::Digest,
         "CloudTrail-Insight" => LogKind::Insight,
         _ => return None,
     };
-    let region = rest.next().map(str::to_string);
+    let region = rest.next().map(shared);
     let date = match (rest.next(), rest.next(), rest.next()) {
         (Some(y), Some(m), Some(d)) => {
             NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
