@@ -140,16 +140,9 @@ pub struct Carried {
 /// replaced; everything else of the previous report is kept. An object
 /// only skipped in this run keeps its earlier row. Counts of records and
 /// objects are this run's; the written counts are the whole report's.
+/// This run's events and changes are those `gathered` as objects finished
+/// (and any still in `outputs`).
 pub fn merge_onto(
-    previous: Merged,
-    outputs: Vec<ObjectOutput>,
-    reread: &HashSet<String>,
-) -> (Merged, Carried) {
-    merge_gathered_onto(previous, Gathered::default(), outputs, reread)
-}
-
-/// [`merge_onto`] for a run whose events and changes were [`Gathered`].
-pub fn merge_gathered_onto(
     previous: Merged,
     gathered: Gathered,
     outputs: Vec<ObjectOutput>,
@@ -198,7 +191,9 @@ pub fn merge_gathered_onto(
 }
 
 /// This run's outputs counted, their reports in object order, and their
-/// events and changes (any still in the outputs are taken now).
+/// events and changes. Events still in an output are taken now, ranked by
+/// its place here: a run gathers either every object as it finishes or
+/// none, so the two kinds of rank never mix.
 fn gather(mut gathered: Gathered, mut outputs: Vec<ObjectOutput>) -> (Merged, Gathered) {
     outputs
         .sort_by(|a, b| (&a.report.source, &a.report.key).cmp(&(&b.report.source, &b.report.key)));

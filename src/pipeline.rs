@@ -428,7 +428,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let gathered = gathered.into_inner().expect("no worker panics holding it");
     let (mut merged, carried) = match (previous, reread) {
         (Some(previous), Some(reread)) => {
-            aggregate::merge_gathered_onto(previous, gathered, outputs, &reread)
+            aggregate::merge_onto(previous, gathered, outputs, &reread)
         }
         _ => (
             aggregate::merge_gathered(gathered, outputs),
