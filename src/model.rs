@@ -59,8 +59,8 @@ pub type Micros = i64;
 
 /// A shared, immutable string one pointer wide (`Option<Text>` too). Every
 /// kept event is held until the run ends, and most of its strings (roles,
-/// providers, user agents, regions) repeat from event to event, so
-/// `classify` stores each distinct value once per worker and events share it.
+/// providers, user agents, regions) repeat from event to event, so each
+/// thread stores each distinct value once ([`shared`]) and events share it.
 pub type Text = arcstr::ArcStr;
 
 /// Distinct strings handed out as shared [`Text`]s: the same string asked

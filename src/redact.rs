@@ -20,7 +20,7 @@
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::model::{ConfigChange, FedEvent};
+use crate::model::{shared, ConfigChange, FedEvent};
 
 /// The value CloudTrail writes for an unknown user: kept as it is.
 const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
@@ -145,11 +145,11 @@ impl Redactor {
             if let Some(name) = field.as_mut() {
                 let pseudonym = self.name(name);
                 quoted.push((name.to_string(), pseudonym.clone()));
-                *name = pseudonym.into();
+                *name = shared(&pseudonym);
             }
         }
         if let Some(ip) = e.source_ip.as_mut() {
-            *ip = self.ip(ip).into();
+            *ip = shared(&self.ip(ip));
         }
         if let Some(text) = e
             .error_message
