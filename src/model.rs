@@ -63,10 +63,17 @@ pub type Micros = i64;
 /// thread stores each distinct value once ([`shared`]) and events share it.
 pub type Text = arcstr::ArcStr;
 
-/// Distinct strings handed out as shared [`Text`]s: the same string asked
-/// for twice is stored once.
-#[derive(Debug, Default)]
-pub struct TextSet(HashSet<Text, ahash::RandomState>);
+/// Distinct strings handed out as shared [`Text`]s (or other shared
+/// strings, such as `Arc<str>`): the same string asked for twice is stored
+/// once.
+#[derive(Debug)]
+pub struct TextSet<T = Text>(HashSet<T, ahash::RandomState>);
+
+impl<T> Default for TextSet<T> {
+    fn default() -> Self {
+        TextSet(HashSet::default())
+    }
+}
 
 thread_local! {
     /// The distinct strings this thread has handed out through [`shared`].
@@ -83,12 +90,15 @@ pub fn shared(s: &str) -> Text {
     SHARED.with_borrow_mut(|set| set.get(s))
 }
 
-impl TextSet {
-    pub fn get(&mut self, s: &str) -> Text {
+impl<T> TextSet<T>
+where
+    T: Clone + Eq + std::hash::Hash + std::borrow::Borrow<str> + for<'a> From<&'a str>,
+{
+    pub fn get(&mut self, s: &str) -> T {
         if let Some(t) = self.0.get(s) {
             return t.clone();
         }
-        let t = Text::from(s);
+        let t = T::from(s);
         self.0.insert(t.clone());
         t
     }

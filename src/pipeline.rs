@@ -417,20 +417,20 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         state.record(obj);
     }
     let state_json = state.to_json();
-    let reread: Option<HashSet<String>> = previous
-        .is_some()
-        .then(|| read_now.iter().map(|(o, _)| o.display()).collect());
+    // An incremental run replaces the rows of every object it read again.
+    let previous: Option<(Merged, HashSet<String>)> = previous.map(|p| {
+        let reread = read_now.iter().map(|(o, _)| o.display()).collect();
+        (p, reread)
+    });
     // A large trail lists hundreds of thousands of objects: what was only
     // needed to read them goes before the merge and the writing.
     drop((state, last_state, read_now, verdicts, rank));
     drop(objects);
     let outputs: Vec<ObjectOutput> = outputs.into_iter().map(|(_, o)| o).collect();
     let gathered = gathered.into_inner().expect("no worker panics holding it");
-    let (mut merged, carried) = match (previous, reread) {
-        (Some(previous), Some(reread)) => {
-            aggregate::merge_onto(previous, gathered, outputs, &reread)
-        }
-        _ => (
+    let (mut merged, carried) = match previous {
+        Some((previous, reread)) => aggregate::merge_onto(previous, gathered, outputs, &reread),
+        None => (
             aggregate::merge_gathered(gathered, outputs),
             aggregate::Carried::default(),
         ),

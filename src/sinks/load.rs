@@ -3,7 +3,6 @@
 //! `objects.parquet`) plus `run.json`. `fedtrail report` re-renders the
 //! human reports from what this returns.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -237,7 +236,7 @@ fn read_events(f: &Frame) -> Result<Vec<FedEvent>, LoadError> {
     let next = |it: &mut std::vec::IntoIter<Option<String>>| it.next().flatten();
     // Events share their repeated strings, as `classify` makes them.
     let mut set = TextSet::default();
-    let mut objects: HashMap<String, Arc<str>> = HashMap::new();
+    let mut objects: TextSet<Arc<str>> = TextSet::default();
     let mut text =
         |it: &mut std::vec::IntoIter<Option<String>>| it.next().flatten().map(|s| set.get(&s));
     let mut out = Vec::with_capacity(time.len());
@@ -269,15 +268,7 @@ fn read_events(f: &Frame) -> Result<Vec<FedEvent>, LoadError> {
             endpoint_type: text(&mut endpoint),
             source_ip: text(&mut ip),
             user_agent: text(&mut agent),
-            source_object: {
-                let name = next(&mut object).unwrap_or_default();
-                let known = objects.get(name.as_str()).cloned();
-                known.unwrap_or_else(|| {
-                    let shared: Arc<str> = Arc::from(name.as_str());
-                    objects.insert(name, shared.clone());
-                    shared
-                })
-            },
+            source_object: objects.get(&next(&mut object).unwrap_or_default()),
         });
     }
     Ok(out)

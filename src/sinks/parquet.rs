@@ -275,12 +275,8 @@ pub fn objects_frame(rows: &[ObjectReport]) -> DataFrame {
 }
 
 /// Writes frames of one schema into one ZSTD-compressed Parquet file, each
-/// as its own row group(s),
-/// so that only one frame is built at a time (a day of events can be large).
-pub fn write_frames(
-    path: &Path,
-    frames: impl IntoIterator<Item = DataFrame>,
-) -> Result<(), SinkError> {
+/// as its own row group(s), so that only one frame is built at a time.
+fn write_frames(path: &Path, frames: impl IntoIterator<Item = DataFrame>) -> Result<(), SinkError> {
     let wrap = |e: PolarsError| SinkError::Parquet {
         path: path.to_path_buf(),
         source: e,
