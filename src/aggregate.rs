@@ -5,7 +5,6 @@
 //! `failures` and `timeline` tables. Plain functions over plain data.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::mem::take;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -79,11 +78,12 @@ pub struct Merged {
     pub counts: RunCounts,
 }
 
-/// Events and changes taken from the workers' outputs as each object is
-/// finished, so that a run holds every kept event once: appended here, the
-/// small per-object vectors are freed while the workers still run and their
-/// memory is reused for the next objects (collected at the end, each would
-/// leave a hole the size of its events).
+/// Worker outputs taken as each object is finished, so that a run holds
+/// every kept event once and each object only as its report row: events
+/// and changes are appended here and counts added up, and the small
+/// per-object vectors are freed while the workers still run, their memory
+/// reused for the next objects (collected at the end, each would leave a
+/// hole the size of its events).
 ///
 /// Items are in arrival order; each carries a tie-break (the object's place
 /// in key order, then the record's place in the object) so that the final
@@ -94,34 +94,53 @@ pub struct Gathered {
     event_ties: Vec<u64>,
     changes: Vec<ConfigChange>,
     change_ties: Vec<u64>,
+    counts: RunCounts,
 }
 
 impl Gathered {
-    /// Moves an object's events and changes out of `out`. `rank` is the
-    /// object's place among all listed objects in `(source, key)` order.
-    pub fn take(&mut self, rank: u32, out: &mut ObjectOutput) {
+    /// Takes an object's output: its events and changes, and its counts.
+    /// Returns its report row. `rank` is the object's place among all
+    /// listed objects in `(source, key)` order.
+    pub fn take(&mut self, rank: u32, out: ObjectOutput) -> ObjectReport {
+        let c = &mut self.counts;
+        c.objects_listed += 1;
+        match out.report.status {
+            ObjectStatus::Ok => c.objects_read += 1,
+            ObjectStatus::Skipped => c.objects_skipped += 1,
+            ObjectStatus::Unreadable => c.objects_unreadable += 1,
+        }
+        c.bytes_stored += out.report.bytes;
+        c.bytes_inflated += out.inflated_bytes;
+        c.records.add(&out.counts);
         // Rank 0 is for rows carried from an earlier report: they come first.
         let base = (u64::from(rank) + 1) << 32;
-        // Taken, not appended from: the emptied vectors' memory is freed.
-        let (events, changes) = (take(&mut out.events), take(&mut out.changes));
         self.event_ties
-            .extend((0..events.len() as u64).map(|i| base | i));
-        self.events.extend(events);
+            .extend((0..out.events.len() as u64).map(|i| base | i));
+        self.events.extend(out.events);
         self.change_ties
-            .extend((0..changes.len() as u64).map(|i| base | i));
-        self.changes.extend(changes);
+            .extend((0..out.changes.len() as u64).map(|i| base | i));
+        self.changes.extend(out.changes);
+        out.report
     }
 }
 
 /// Merges worker outputs (in any order) into one deterministic dataset.
-pub fn merge(outputs: Vec<ObjectOutput>) -> Merged {
-    merge_gathered(Gathered::default(), outputs)
+pub fn merge(mut outputs: Vec<ObjectOutput>) -> Merged {
+    outputs
+        .sort_by(|a, b| (&a.report.source, &a.report.key).cmp(&(&b.report.source, &b.report.key)));
+    let mut gathered = Gathered::default();
+    let reports = outputs
+        .into_iter()
+        .enumerate()
+        .map(|(rank, out)| gathered.take(rank as u32, out))
+        .collect();
+    merge_gathered(gathered, reports)
 }
 
-/// [`merge`] for a run whose events and changes were [`Gathered`] as
-/// objects finished (`outputs` then hold only reports and counts).
-pub fn merge_gathered(gathered: Gathered, outputs: Vec<ObjectOutput>) -> Merged {
-    let (merged, gathered) = gather(gathered, outputs);
+/// [`merge`] for a run whose outputs were [`Gathered`] as objects
+/// finished, leaving their `reports`.
+pub fn merge_gathered(gathered: Gathered, reports: Vec<ObjectReport>) -> Merged {
+    let (merged, gathered) = gather(gathered, reports);
     finish(merged, gathered)
 }
 
@@ -140,15 +159,14 @@ pub struct Carried {
 /// replaced; everything else of the previous report is kept. An object
 /// only skipped in this run keeps its earlier row. Counts of records and
 /// objects are this run's; the written counts are the whole report's.
-/// This run's events and changes are those `gathered` as objects finished
-/// (and any still in `outputs`).
+/// This run's outputs were `gathered` as objects finished, leaving `reports`.
 pub fn merge_onto(
     previous: Merged,
     gathered: Gathered,
-    outputs: Vec<ObjectOutput>,
+    reports: Vec<ObjectReport>,
     reread: &HashSet<String>,
 ) -> (Merged, Carried) {
-    let (mut merged, mut gathered) = gather(gathered, outputs);
+    let (mut merged, mut gathered) = gather(gathered, reports);
     let mut carried = Carried::default();
     let id = |o: &ObjectReport| (o.source.clone(), o.key.clone());
     let now: HashSet<(Arc<str>, Arc<str>)> = merged
@@ -190,28 +208,14 @@ pub fn merge_onto(
     (finish(merged, gathered), carried)
 }
 
-/// This run's outputs counted, their reports in object order, and their
-/// events and changes. Events still in an output are taken now, ranked by
-/// its place here: a run gathers either every object as it finishes or
-/// none, so the two kinds of rank never mix.
-fn gather(mut gathered: Gathered, mut outputs: Vec<ObjectOutput>) -> (Merged, Gathered) {
-    outputs
-        .sort_by(|a, b| (&a.report.source, &a.report.key).cmp(&(&b.report.source, &b.report.key)));
-    let mut merged = Merged::default();
-    let c = &mut merged.counts;
-    for (rank, mut out) in outputs.into_iter().enumerate() {
-        c.objects_listed += 1;
-        match out.report.status {
-            ObjectStatus::Ok => c.objects_read += 1,
-            ObjectStatus::Skipped => c.objects_skipped += 1,
-            ObjectStatus::Unreadable => c.objects_unreadable += 1,
-        }
-        c.bytes_stored += out.report.bytes;
-        c.bytes_inflated += out.inflated_bytes;
-        c.records.add(&out.counts);
-        gathered.take(rank as u32, &mut out);
-        merged.objects.push(out.report);
-    }
+/// This run's reports in object order, with the counts gathered.
+fn gather(mut gathered: Gathered, mut reports: Vec<ObjectReport>) -> (Merged, Gathered) {
+    reports.sort_by(|a, b| (&a.source, &a.key).cmp(&(&b.source, &b.key)));
+    let merged = Merged {
+        objects: reports,
+        counts: std::mem::take(&mut gathered.counts),
+        ..Merged::default()
+    };
     (merged, gathered)
 }
 
@@ -223,6 +227,7 @@ fn finish(mut merged: Merged, gathered: Gathered) -> Merged {
         event_ties,
         mut changes,
         change_ties,
+        counts: _,
     } = gathered;
     merged.counts.duplicate_events = sort_and_dedupe(&mut events, &event_ties, |e| {
         (e.event_time, e.event_id.as_deref())
@@ -585,11 +590,11 @@ mod tests {
         let want = merge(outputs());
         // Finished in the order c, a, b; ranked by key.
         let mut gathered = Gathered::default();
-        let mut reports = outputs();
-        for (out, rank) in reports.iter_mut().zip([2, 0, 1]) {
-            gathered.take(rank, out);
-            assert!(out.events.is_empty() && out.events.capacity() == 0);
-        }
+        let reports = outputs()
+            .into_iter()
+            .zip([2, 0, 1])
+            .map(|(out, rank)| gathered.take(rank, out))
+            .collect();
         let got = merge_gathered(gathered, reports);
         let ids = |m: &Merged| -> Vec<String> {
             m.events

@@ -75,12 +75,21 @@ pub fn cloudtrail_client(shared: &SdkConfig) -> aws_sdk_cloudtrail::Client {
 /// One object's bytes, or why they could not be had.
 pub type Fetched = Result<Vec<u8>, String>;
 
-/// Gets every `(index, bucket, key)` with `concurrency` requests in flight,
-/// sending results to `out` as they complete. Starts no new request once
-/// `stop` is set (`--strict` saw an unreadable object).
+/// An S3 object to get, by its index among the listed objects. Its key is
+/// in the two parts the listing shares: the prefix listed, then the rest.
+pub struct Wanted {
+    pub index: usize,
+    pub bucket: Arc<str>,
+    pub prefix: Arc<str>,
+    pub rest: Arc<str>,
+}
+
+/// Gets every wanted object with `concurrency` requests in flight, sending
+/// results to `out` as they complete. Starts no new request once `stop` is
+/// set (`--strict` saw an unreadable object).
 pub async fn fetch_all(
     client: Client,
-    wanted: Vec<(usize, String, String)>,
+    wanted: Vec<Wanted>,
     opts: S3Options,
     requests: Arc<Requests>,
     out: mpsc::Sender<(usize, Fetched)>,
@@ -88,7 +97,13 @@ pub async fn fetch_all(
 ) {
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    for (index, bucket, key) in wanted {
+    for Wanted {
+        index,
+        bucket,
+        prefix,
+        rest,
+    } in wanted
+    {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             break;
         };
@@ -98,6 +113,7 @@ pub async fn fetch_all(
         let (client, out, requests) = (client.clone(), out.clone(), requests.clone());
         let attempts = opts.attempts.max(1);
         tasks.spawn(async move {
+            let key = format!("{prefix}{rest}");
             let result = get(&client, &bucket, &key, attempts, &requests).await;
             // The permit is held until the consumer has room: GETs in flight
             // plus results waiting never exceed the bounds.

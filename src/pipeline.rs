@@ -30,8 +30,8 @@ use crate::model::{ConfigChange, FedEvent, ObjectReport, ObjectStatus};
 use crate::redact::Redactor;
 use crate::sinks::load::{self, LoadError};
 use crate::sinks::{
-    self, Durations, IncidentSettings, Incremental, ReasonCount, Report, RunInfo, S3Requests,
-    Selection, SinkError, Throughput,
+    self, Dataset, Durations, IncidentSettings, Incremental, ReasonCount, Report, RunInfo,
+    S3Requests, Selection, SinkError, Throughput,
 };
 use crate::source::s3::{Requests, S3Url};
 use crate::source::{self, Location, ObjectRef, SourceError};
@@ -252,6 +252,10 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         ))?);
     }
     let list_s = clock.elapsed().as_secs_f64();
+    // Written beside `--out` and put in its place at the end. Begun before
+    // the previous report is read: a run that died moving its report into
+    // place left it parked, and beginning puts it back.
+    let dataset = Dataset::begin(&cfg.out)?;
 
     // An incremental run reads only what the previous report lacks.
     let state_file = cfg
@@ -282,18 +286,16 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
 
     // Each object's place in `(source, key)` order: the tie-break between
     // events of the same time, whichever worker finished first.
-    let rank: Vec<u32> = {
-        let mut by_key: Vec<usize> = (0..objects.len()).collect();
-        by_key.sort_by(|&a, &b| {
-            (&objects[a].source, &objects[a].key).cmp(&(&objects[b].source, &objects[b].key))
-        });
-        let mut rank = vec![0; objects.len()];
-        for (r, i) in by_key.into_iter().enumerate() {
-            rank[i] = r as u32;
-        }
-        rank
-    };
-    // Events and changes, taken from each output as soon as it is made.
+    // The state file lists objects in the same order.
+    let mut by_key: Vec<usize> = (0..objects.len()).collect();
+    by_key.sort_by(|&a, &b| {
+        (&objects[a].source, &objects[a].key).cmp(&(&objects[b].source, &objects[b].key))
+    });
+    let mut rank = vec![0u32; objects.len()];
+    for (r, &i) in by_key.iter().enumerate() {
+        rank[i] = r as u32;
+    }
+    // Each object's output, taken as soon as it is made.
     let gathered = Mutex::new(aggregate::Gathered::default());
     let bar = progress_bar(cfg, objects.len() as u64);
     // Set under --strict once an object is unreadable: later ones are not read.
@@ -301,13 +303,14 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     // The bytes come from `fetch`, called only when the object is read.
     let finish = |i: usize, scratch: &mut Scratch, fetch: &mut dyn FnMut() -> Fetched| {
         let obj = &objects[i];
-        if stop.load(Ordering::Relaxed) {
-            return finished(obj, ObjectStatus::Skipped, Some(STOPPED.into()));
-        }
         // Objects decided by their key or size are never read.
-        let mut out = match before_reading(obj, cfg) {
-            Some((status, reason)) => finished(obj, status, Some(reason)),
-            None => read_object_guarded(obj, fetch(), cfg, scratch),
+        let out = if stop.load(Ordering::Relaxed) {
+            finished(obj, ObjectStatus::Skipped, Some(STOPPED.into()))
+        } else {
+            match before_reading(obj, cfg) {
+                Some((status, reason)) => finished(obj, status, Some(reason)),
+                None => read_object_guarded(obj, fetch(), cfg, scratch),
+            }
         };
         // Under --strict, the run's error names the unreadable object.
         let stopping = cfg.strict && out.report.status == ObjectStatus::Unreadable;
@@ -323,8 +326,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         gathered
             .lock()
             .expect("no worker panics holding it")
-            .take(rank[i], &mut out);
-        out
+            .take(rank[i], out)
     };
     // Objects decided without reading (skipped, too large), local files and
     // LookupEvents documents go straight to the workers; S3 objects come
@@ -332,8 +334,8 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let (remote, local): (Vec<usize>, Vec<usize>) = (0..objects.len())
         .filter(|&i| verdicts[i] != Some(Verdict::Unchanged))
         .partition(|&i| verdicts[i].is_some() && is_remote(&objects[i]));
-    // Each output with the index of its object.
-    let mut outputs: Vec<(usize, ObjectOutput)> = pool.install(|| {
+    // Each object's report with the index of its object.
+    let mut outputs: Vec<(usize, ObjectReport)> = pool.install(|| {
         local
             .par_iter()
             .map_init(Scratch::default, |scratch, &i| {
@@ -350,8 +352,13 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         let wanted = remote
             .iter()
             .filter_map(|&i| match &objects[i].location {
-                Location::S3 { bucket, key } => Some((i, bucket.clone(), key.clone())),
-                Location::File(_) | Location::Lookup { .. } => None,
+                Location::S3 { bucket, prefix } => Some(fetch::Wanted {
+                    index: i,
+                    bucket: bucket.clone(),
+                    prefix: prefix.clone(),
+                    rest: objects[i].key.clone(),
+                }),
+                Location::File { .. } | Location::Path(_) | Location::Lookup { .. } => None,
             })
             .collect();
         let (tx, mut rx) = tokio::sync::mpsc::channel(cfg.threads * 2);
@@ -363,7 +370,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             tx,
             stop.clone(),
         ));
-        let fetched: Vec<(usize, ObjectOutput)> = pool.install(|| {
+        let fetched: Vec<(usize, ObjectReport)> = pool.install(|| {
             std::iter::from_fn(|| rx.blocking_recv())
                 .par_bridge()
                 .map_init(Scratch::default, |scratch, (i, bytes)| {
@@ -383,55 +390,61 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     if cfg.strict {
         if let Some((i, o)) = outputs
             .iter()
-            .find(|(_, o)| o.report.status == ObjectStatus::Unreadable)
+            .find(|(_, o)| o.status == ObjectStatus::Unreadable)
         {
             let object = objects[*i].display();
-            let reason = o.report.reason.clone().unwrap_or_default();
+            let reason = o.reason.clone().unwrap_or_default();
             return Err(ScanError::Strict { object, reason });
         }
     }
     let process_s = clock.elapsed().as_secs_f64() - list_s;
 
-    // What the report holds after this run, and the merge onto the last one.
-    // The objects this run read, whole or not.
-    let read_now: Vec<(&ObjectRef, bool)> = outputs
-        .iter()
-        .filter(|(_, o)| o.report.status != ObjectStatus::Skipped)
-        .map(|(i, o)| (&objects[*i], o.report.status == ObjectStatus::Ok))
-        .collect();
     // The next state: this run's listing only (so it does not grow without
-    // end), each object the report now holds as it is.
+    // end), each object the report now holds as it is, written as it is
+    // worked out.
     let (last_state, previous) = previous.unzip();
-    let mut state = State {
-        redaction: cfg.redact.as_ref().map(Redactor::key_id),
-        ..State::default()
-    };
-    if let Some(last) = &last_state {
-        for (obj, verdict) in objects.iter().zip(&verdicts) {
-            if *verdict == Some(Verdict::Unchanged) {
-                state.carry(last, obj);
-            }
+    // For each object this run read: whether it was read whole.
+    let mut read_now: Vec<Option<bool>> = vec![None; objects.len()];
+    for (i, o) in &outputs {
+        if o.status != ObjectStatus::Skipped {
+            read_now[*i] = Some(o.status == ObjectStatus::Ok);
         }
     }
-    for (obj, _) in read_now.iter().filter(|(_, whole)| *whole) {
-        state.record(obj);
-    }
-    let state_json = state.to_json();
+    let held = by_key.iter().filter_map(|&i| {
+        let obj = &objects[i];
+        if read_now[i] == Some(true) {
+            // An object without a version is read again every time.
+            return Some((obj.display(), obj.size, obj.version.as_deref()?));
+        }
+        if verdicts[i] == Some(Verdict::Unchanged) {
+            let name = obj.display();
+            let seen = last_state.as_ref()?.objects.get(&name)?;
+            return Some((name, seen.bytes, seen.version.as_str()));
+        }
+        None
+    });
+    let state_path = dataset.file(state::FILE_NAME);
+    let redaction = cfg.redact.as_ref().map(Redactor::key_id);
+    state::write(&state_path, redaction.as_deref(), held)
+        .map_err(|e| SinkError::io(&state_path, e))?;
     // An incremental run replaces the rows of every object it read again.
     let previous: Option<(Merged, HashSet<String>)> = previous.map(|p| {
-        let reread = read_now.iter().map(|(o, _)| o.display()).collect();
+        let reread = (0..objects.len())
+            .filter(|&i| read_now[i].is_some())
+            .map(|i| objects[i].display())
+            .collect();
         (p, reread)
     });
     // A large trail lists hundreds of thousands of objects: what was only
     // needed to read them goes before the merge and the writing.
-    drop((state, last_state, read_now, verdicts, rank));
+    drop((last_state, read_now, verdicts, rank, by_key));
     drop(objects);
-    let outputs: Vec<ObjectOutput> = outputs.into_iter().map(|(_, o)| o).collect();
+    let reports: Vec<ObjectReport> = outputs.into_iter().map(|(_, o)| o).collect();
     let gathered = gathered.into_inner().expect("no worker panics holding it");
     let (mut merged, carried) = match previous {
-        Some((previous, reread)) => aggregate::merge_onto(previous, gathered, outputs, &reread),
+        Some((previous, reread)) => aggregate::merge_onto(previous, gathered, reports, &reread),
         None => (
-            aggregate::merge_gathered(gathered, outputs),
+            aggregate::merge_gathered(gathered, reports),
             aggregate::Carried::default(),
         ),
     };
@@ -496,9 +509,9 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         findings: &findings,
         run: &run,
     };
-    sinks::write_dataset(&cfg.out, &report, &state_json)?;
+    dataset.publish(&report)?;
     if let Some(copy) = &cfg.state {
-        sinks::replace_file(copy, &state_json)?;
+        sinks::replace_file_with_copy(copy, &cfg.out.join(state::FILE_NAME))?;
     }
     let summary = sinks::summary::terminal(&report, &cfg.out.display().to_string());
     // Freeing a run's worth of events takes a while; a command-line run
@@ -609,7 +622,10 @@ fn is_remote(obj: &ObjectRef) -> bool {
 /// LookupEvents document already in hand.
 fn read_in_hand(obj: &ObjectRef) -> Fetched {
     match &obj.location {
-        Location::File(path) => std::fs::read(path).map_err(|e| format!("cannot read: {e}")),
+        Location::File { .. } | Location::Path(_) => {
+            let path = obj.path().expect("a local file");
+            std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
+        }
         Location::Lookup { document, .. } => Ok(document.to_vec()),
         Location::S3 { .. } => Err("internal error: an S3 object was not fetched".into()),
     }

@@ -15,6 +15,8 @@
 //! again and its rows replaced, never doubled.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -111,47 +113,31 @@ impl State {
             Some(_) => Verdict::Changed,
         }
     }
-
-    /// Records an object read whole in this run (when its version is known;
-    /// an object without one is read every time).
-    pub fn record(&mut self, obj: &ObjectRef) {
-        if let Some(version) = &obj.version {
-            let seen = Seen {
-                bytes: obj.size,
-                version: version.clone(),
-            };
-            self.objects.insert(obj.display(), seen);
-        }
-    }
-
-    /// Keeps what `last` knew of an object left unread as unchanged.
-    pub fn carry(&mut self, last: &State, obj: &ObjectRef) {
-        let name = obj.display();
-        if let Some(seen) = last.objects.get(&name) {
-            self.objects.insert(name, seen.clone());
-        }
-    }
-
-    /// The file's text (in the current format): one line per object, so
-    /// that it stays easy to read and to diff.
-    pub fn to_json(&self) -> String {
-        let mut out = format!(
-            "{{\"format\":{FORMAT},\"redaction\":{},\"objects\":{{",
-            json(&self.redaction)
-        );
-        for (i, (name, seen)) in self.objects.iter().enumerate() {
-            out.push_str(if i == 0 { "\n" } else { ",\n" });
-            out.push_str(&json(name));
-            out.push(':');
-            out.push_str(&json(seen));
-        }
-        out.push_str("\n}}\n");
-        out
-    }
 }
 
-fn json<T: Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_string(value).expect("plain data serialises")
+/// Writes a state file (in the current format) to `path`, one object at a
+/// time, so that the state of a large trail is never held whole: `objects`
+/// gives each object's display name, stored size and version. One line per
+/// object keeps the file easy to read and to diff. An object listed under
+/// two inputs is written twice, the same both times; the last one read counts.
+pub fn write<'a>(
+    path: &Path,
+    redaction: Option<&str>,
+    objects: impl Iterator<Item = (String, u64, &'a str)>,
+) -> std::io::Result<()> {
+    let mut out = BufWriter::new(File::create(path)?);
+    write!(out, "{{\"format\":{FORMAT},\"redaction\":")?;
+    serde_json::to_writer(&mut out, &redaction)?;
+    out.write_all(b",\"objects\":{")?;
+    for (i, (name, bytes, version)) in objects.enumerate() {
+        out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut out, &name)?;
+        write!(out, ":{{\"bytes\":{bytes},\"version\":")?;
+        serde_json::to_writer(&mut out, version)?;
+        out.write_all(b"}")?;
+    }
+    out.write_all(b"\n}}\n")?;
+    out.flush()
 }
 
 #[cfg(test)]
@@ -166,42 +152,40 @@ mod tests {
         ObjectRef::found(
             &Arc::from("logs"),
             path.to_string(),
-            Location::File(PathBuf::from(path)),
+            Location::File { below_input: true },
             size,
             version.map(str::to_string),
             &Filter::default(),
         )
     }
 
+    fn seen(bytes: u64, version: &str) -> Seen {
+        Seen {
+            bytes,
+            version: version.to_string(),
+        }
+    }
+
     #[test]
     fn objects_are_new_changed_or_unchanged() {
         let mut state = State::default();
-        let a = object("logs/a.json.gz", 10, Some("mtime 1.0"));
+        let a = object("a.json.gz", 10, Some("mtime 1.0"));
         assert_eq!(state.verdict(&a), Verdict::New);
-        state.record(&a);
+        state.objects.insert(a.display(), seen(10, "mtime 1.0"));
         assert_eq!(state.verdict(&a), Verdict::Unchanged);
         assert_eq!(
-            state.verdict(&object("logs/a.json.gz", 11, Some("mtime 1.0"))),
+            state.verdict(&object("a.json.gz", 11, Some("mtime 1.0"))),
             Verdict::Changed
         );
         assert_eq!(
-            state.verdict(&object("logs/a.json.gz", 10, Some("mtime 2.0"))),
+            state.verdict(&object("a.json.gz", 10, Some("mtime 2.0"))),
             Verdict::Changed
         );
         // An unknown version is never taken as unchanged.
         assert_eq!(
-            state.verdict(&object("logs/a.json.gz", 10, None)),
+            state.verdict(&object("a.json.gz", 10, None)),
             Verdict::Changed
         );
-        // Carried into the next run's state only when listed unchanged.
-        let mut next = State::default();
-        next.carry(&state, &object("logs/b.json.gz", 10, Some("mtime 1.0")));
-        assert!(next.objects.is_empty());
-        next.carry(&state, &a);
-        assert_eq!(next.verdict(&a), Verdict::Unchanged);
-        // Without a version an object is never recorded.
-        next.record(&object("logs/c.json.gz", 10, None));
-        assert_eq!(next.objects.len(), 1);
     }
 
     #[test]
@@ -209,11 +193,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
         assert_eq!(State::load(&path).unwrap(), None);
-        let mut state = State::default();
-        state.record(&object("logs/a.json.gz", 10, Some("etag \"x\"")));
-        std::fs::write(&path, state.to_json()).unwrap();
+        let objects = [
+            ("logs/b.json.gz", 10, "etag \"x\""),
+            ("logs/a \\ \"quoted\".json.gz", 7, "mtime 1.5"),
+            // Listed under two inputs: written twice, read once.
+            ("logs/b.json.gz", 10, "etag \"x\""),
+        ];
+        let rows = objects.iter().map(|&(n, b, v)| (n.to_string(), b, v));
+        write(&path, Some("k1"), rows).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 5, "one line per object:\n{text}");
         let back = State::load(&path).unwrap().unwrap();
-        assert_eq!(back.objects, state.objects);
+        assert_eq!(back.format, FORMAT);
+        assert_eq!(back.redaction.as_deref(), Some("k1"));
+        let want: BTreeMap<String, Seen> = objects
+            .iter()
+            .map(|&(n, b, v)| (n.to_string(), seen(b, v)))
+            .collect();
+        assert_eq!(back.objects, want);
+        // No objects at all is a state too.
+        write(&path, None, std::iter::empty()).unwrap();
+        let back = State::load(&path).unwrap().unwrap();
+        assert_eq!((back.redaction, back.objects.len()), (None, 0));
+
         std::fs::write(&path, "{not json").unwrap();
         let err = State::load(&path).unwrap_err().to_string();
         assert!(

@@ -15,12 +15,14 @@ use std::path::{Path, PathBuf};
 
 use super::SinkError;
 
-/// The hidden folders of one run writing to `out`.
+/// The hidden folders of one run writing to `out`. Dropped before it is
+/// published (a run that stopped on an error), the staging folder is removed.
 pub struct Staging {
     /// Where the new dataset is written.
     pub dir: PathBuf,
     /// Where the previous dataset is parked when the folders cannot be swapped.
     old: PathBuf,
+    published: bool,
 }
 
 impl Staging {
@@ -34,6 +36,7 @@ impl Staging {
         let staging = Staging {
             dir: parent.join(format!(".{name}.tmp-{pid}")),
             old: parent.join(format!(".{name}.old-{pid}")),
+            published: false,
         };
         if staging.dir.exists() {
             std::fs::remove_dir_all(&staging.dir).map_err(|e| SinkError::io(&staging.dir, e))?;
@@ -43,7 +46,9 @@ impl Staging {
     }
 
     /// Puts the complete staging folder at `out`, replacing what was there.
-    pub fn publish(self, out: &Path) -> Result<(), SinkError> {
+    pub fn publish(mut self, out: &Path) -> Result<(), SinkError> {
+        // Once the folders have moved, nothing of the staging name is ours.
+        self.published = true;
         if !out.exists() {
             return std::fs::rename(&self.dir, out).map_err(|e| SinkError::io(out, e));
         }
@@ -55,10 +60,13 @@ impl Staging {
         std::fs::rename(&self.dir, out).map_err(|e| SinkError::io(out, e))?;
         std::fs::remove_dir_all(&self.old).map_err(|e| SinkError::io(&self.old, e))
     }
+}
 
-    /// Removes the staging folder of a run that could not finish writing.
-    pub fn abandon(self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -221,7 +229,7 @@ mod tests {
         let mut want = vec![live.clone(), format!(".other.tmp-{dead}"), mine];
         want.sort();
         assert_eq!(hidden(tmp.path()), want);
-        staging.abandon();
+        drop(staging);
         assert_eq!(read(&out), "previous");
     }
 }

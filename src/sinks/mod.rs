@@ -194,20 +194,38 @@ pub const TABLES: &[&str] = &[
     "report.html",
 ];
 
-/// Writes the whole dataset to `out`, replacing any previous report there.
-/// `state` is the report's `state.json` text (see `crate::state`).
-pub fn write_dataset(out: &Path, report: &Report<'_>, state: &str) -> Result<(), SinkError> {
-    if out.exists() && !is_replaceable(out)? {
-        return Err(SinkError::NotAReport(out.to_path_buf()));
+/// A dataset being written to `out`: its files go to a hidden staging folder
+/// that replaces any previous report at `out` whole when
+/// [`Dataset::publish`] is called, and is removed if it never is.
+pub struct Dataset {
+    out: PathBuf,
+    staging: Staging,
+}
+
+impl Dataset {
+    /// Starts a dataset at `out`, refusing a folder that is not a report (so
+    /// a long run fails before it starts, not after).
+    pub fn begin(out: &Path) -> Result<Dataset, SinkError> {
+        if out.exists() && !is_replaceable(out)? {
+            return Err(SinkError::NotAReport(out.to_path_buf()));
+        }
+        Ok(Dataset {
+            out: out.to_path_buf(),
+            staging: Staging::create(out)?,
+        })
     }
-    let staging = Staging::create(out)?;
-    let written = write_files(&staging.dir, report)
-        .and_then(|()| write_text(&staging.dir.join(crate::state::FILE_NAME), state));
-    if let Err(e) = written {
-        staging.abandon();
-        return Err(e);
+
+    /// Where a file of the dataset is written before it is published.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.staging.dir.join(name)
     }
-    staging.publish(out)
+
+    /// Writes the tables and reports of `report` and puts the dataset, with
+    /// whatever else was written to it (`state.json`), in place at `out`.
+    pub fn publish(self, report: &Report<'_>) -> Result<(), SinkError> {
+        write_files(&self.staging.dir, report)?;
+        self.staging.publish(&self.out)
+    }
 }
 
 /// An existing `--out` may be replaced when it is a previous report or empty.
@@ -296,12 +314,23 @@ pub fn write_human_reports(dir: &Path, report: &Report<'_>) -> Result<(), SinkEr
 /// Writes `text` to `path` through a hidden file beside it and a rename, so
 /// a reader sees the old file or the new one, whole.
 pub fn replace_file(path: &Path, text: &str) -> Result<(), SinkError> {
+    let staging = hidden_beside(path);
+    write_text(&staging, text)?;
+    std::fs::rename(&staging, path).map_err(|e| SinkError::io(path, e))
+}
+
+/// [`replace_file`] with a copy of the file `from`.
+pub fn replace_file_with_copy(path: &Path, from: &Path) -> Result<(), SinkError> {
+    let staging = hidden_beside(path);
+    std::fs::copy(from, &staging).map_err(|e| SinkError::io(&staging, e))?;
+    std::fs::rename(&staging, path).map_err(|e| SinkError::io(path, e))
+}
+
+fn hidden_beside(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let staging = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    write_text(&staging, text)?;
-    std::fs::rename(&staging, path).map_err(|e| SinkError::io(path, e))
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
 fn write_text(path: &Path, text: &str) -> Result<(), SinkError> {

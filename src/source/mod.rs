@@ -41,11 +41,16 @@ pub struct ObjectRef {
 /// Where an object's bytes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
-    File(PathBuf),
-    S3 {
-        bucket: String,
-        key: String,
-    },
+    /// A local file named by the object's `source` and `key`: the input
+    /// itself (`key` is then its file name), or `key` below the input folder.
+    /// Not stored whole: a trail lists hundreds of thousands of objects.
+    File { below_input: bool },
+    /// A local file whose path is not UTF-8, which `source` and `key` (made
+    /// readable) cannot name exactly.
+    Path(PathBuf),
+    /// An S3 object, whose key is `prefix` (the prefix listed, shared by
+    /// the objects of a listing) followed by the object's `key`.
+    S3 { bucket: Arc<str>, prefix: Arc<str> },
     /// The events of one name from CloudTrail LookupEvents, already in hand
     /// as a `{"Records":[...]}` document.
     Lookup {
@@ -87,9 +92,21 @@ impl ObjectRef {
     /// URL as the user would type it.
     pub fn display(&self) -> String {
         match &self.location {
-            Location::File(path) => path.display().to_string(),
-            Location::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+            Location::File { .. } | Location::Path(_) => {
+                self.path().expect("a local file").display().to_string()
+            }
+            Location::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}{}", self.key),
             Location::Lookup { event_name, .. } => format!("lookup:{event_name}"),
+        }
+    }
+
+    /// The path of a local file; `None` for other objects.
+    pub fn path(&self) -> Option<PathBuf> {
+        match &self.location {
+            Location::File { below_input: true } => Some(Path::new(&*self.source).join(&*self.key)),
+            Location::File { below_input: false } => Some(PathBuf::from(&*self.source)),
+            Location::Path(path) => Some(path.clone()),
+            Location::S3 { .. } | Location::Lookup { .. } => None,
         }
     }
 }
@@ -131,26 +148,24 @@ pub fn list(input: &str, filter: &Filter) -> Result<Vec<ObjectRef>, SourceError>
     };
     let meta = std::fs::metadata(root).map_err(|e| io_err(root, e))?;
     let source: Arc<str> = Arc::from(input);
-    let mut found = if meta.is_file() {
+    let below_input = !meta.is_file();
+    let mut found = if below_input {
+        walk(root, "").map_err(|(path, e)| io_err(&path, e))?
+    } else {
         let key = root
             .file_name()
             .map_or_else(|| input.to_string(), |n| n.to_string_lossy().into_owned());
-        vec![(listed(key, &meta), root.to_path_buf())]
-    } else {
-        walk(root, "").map_err(|(path, e)| io_err(&path, e))?
+        vec![(listed(key, &meta), None)]
     };
     found.par_sort_unstable_by(|a, b| a.0.key.cmp(&b.0.key));
     Ok(found
         .into_par_iter()
         .map(|(l, path)| {
-            ObjectRef::found(
-                &source,
-                l.key,
-                Location::File(path),
-                l.size,
-                l.version,
-                filter,
-            )
+            let location = match path {
+                Some(path) => Location::Path(path),
+                None => Location::File { below_input },
+            };
+            ObjectRef::found(&source, l.key, location, l.size, l.version, filter)
         })
         .collect())
 }
@@ -169,7 +184,9 @@ fn listed(key: String, meta: &std::fs::Metadata) -> Listed {
     }
 }
 
-type Found = Vec<(Listed, PathBuf)>;
+/// Files as listed, each with its path when the path is not UTF-8 (see
+/// [`Location::Path`]).
+type Found = Vec<(Listed, Option<PathBuf>)>;
 
 /// Every file below `dir`, folders walked in parallel (on the caller's
 /// rayon pool). Keys are `prefix/name`.
@@ -198,7 +215,8 @@ fn walk(dir: &Path, prefix: &str) -> Result<Found, (PathBuf, std::io::Error)> {
             if meta.is_dir() && !kind.is_symlink() {
                 walk(&path, &key)
             } else if meta.is_file() {
-                Ok(vec![(listed(key, &meta), path)])
+                let exact = path.to_str().is_none().then_some(path);
+                Ok(vec![(listed(key, &meta), exact)])
             } else {
                 Ok(Vec::new())
             }
@@ -259,6 +277,34 @@ mod tests {
             ]
         );
         assert!(listed[0].skip.as_deref().unwrap().contains("digest"));
+        // Each is found again from its source and key, however the input
+        // folder was written.
+        let with_slash = format!("{}/", root.display());
+        for input in [root.to_str().unwrap(), &with_slash] {
+            for o in list(input, &Filter::default()).unwrap() {
+                assert_eq!(o.location, Location::File { below_input: true });
+                assert_eq!(std::fs::read(o.path().unwrap()).unwrap(), b"x");
+            }
+        }
+        // A single file is its own input.
+        let file = root.join("notes.txt");
+        let single = list(file.to_str().unwrap(), &Filter::default()).unwrap();
+        assert_eq!(&*single[0].key, "notes.txt");
+        assert_eq!(single[0].path().unwrap(), file);
+        assert_eq!(single[0].display(), file.display().to_string());
+    }
+
+    #[test]
+    fn a_file_whose_name_is_not_utf8_keeps_its_exact_path() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let name = std::ffi::OsStr::from_bytes(b"trail-\xff.json.gz");
+        std::fs::write(dir.path().join(name), b"bytes").unwrap();
+        let listed = list(dir.path().to_str().unwrap(), &Filter::default()).unwrap();
+        assert_eq!(&*listed[0].key, "trail-\u{fffd}.json.gz");
+        let path = listed[0].path().unwrap();
+        assert_eq!(path, dir.path().join(name));
+        assert_eq!(std::fs::read(path).unwrap(), b"bytes");
     }
 
     #[test]

@@ -106,13 +106,18 @@ pub async fn list(
     }
     found.sort_by(|a: &Listed, b| a.key.cmp(&b.key));
     found.dedup_by(|a, b| a.key == b.key);
+    let bucket: Arc<str> = Arc::from(url.bucket.as_str());
+    let (prefix, no_prefix): (Arc<str>, Arc<str>) = (Arc::from(url.prefix.as_str()), Arc::from(""));
     Ok(found
         .into_iter()
         .map(|Listed { key, size, version }| {
-            let relative = key.strip_prefix(&url.prefix).unwrap_or(&key).to_string();
+            let (prefix, relative) = match key.strip_prefix(&url.prefix) {
+                Some(rest) => (prefix.clone(), rest.to_string()),
+                None => (no_prefix.clone(), key.clone()),
+            };
             let location = Location::S3 {
-                bucket: url.bucket.clone(),
-                key: key.clone(),
+                bucket: bucket.clone(),
+                prefix,
             };
             // Judged on the whole key, so that the layout above the user's
             // prefix still counts; named by the part below it.
