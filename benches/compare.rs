@@ -7,7 +7,7 @@
 //!     FEDTRAIL_PYTHON=target/compare-venv/bin/python cargo bench --bench compare
 //!     cargo bench --bench compare -- 200000 3 2      # records, runs, threads
 //!     cargo bench --bench compare -- --noise-share=0.55   # sign-in-heavy mix
-//!     cargo bench --bench compare -- --memory 1000000 3   # fedtrail's peak RSS at 1M and 10M
+//!     cargo bench --bench compare -- --memory 1000000 3   # fedtrail's peak RSS at 1M and 10M, both shapes
 //!
 //! The corpus is a real trail's mix by default: 99% of moments are other
 //! services' API calls (`fedtrail generate --noise-share 0.99`), so about
@@ -31,6 +31,9 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 const FEDTRAIL: &str = env!("CARGO_BIN_EXE_fedtrail");
+
+/// The corpus shapes: a name, and records per object.
+const SHAPES: &[(&str, &str)] = &[("small objects", "35"), ("large objects", "400")];
 
 /// `(source, error code, error message) -> events`.
 type Counts = BTreeMap<(String, Option<String>, Option<String>), u64>;
@@ -421,17 +424,19 @@ fn generate(corpus: &Path, records: u64, per_object: &str, noise_share: &str) ->
     files
 }
 
-/// `--memory`: fedtrail alone on the large-object shape at `records` and at
-/// ten times that, `runs` times each, for how peak memory grows with the
-/// input (a scan holds every kept event until it writes the report).
+/// `--memory`: fedtrail alone on both corpus shapes at `records` and at ten
+/// times that, `runs` times each, for how peak memory grows with the input
+/// (a scan holds every kept event, and a report row of every object, until
+/// it writes the report).
 fn memory(dir: &Path, records: u64, runs: usize, threads: usize, noise_share: &str) {
     println!(
-        "{:>12} {:>8} {:>12} {:>14} {:>14}",
-        "records", "objects", "kept events", "wall s (med)", "peak MB (max)"
+        "{:<14} {:>12} {:>8} {:>12} {:>14} {:>14}",
+        "shape", "records", "objects", "kept events", "wall s (med)", "peak MB (max)"
     );
-    for n in [records, records * 10] {
-        let corpus = dir.join(format!("memory-{n}"));
-        let files = generate(&corpus, n, "400", noise_share);
+    let sizes = [records, records * 10];
+    for ((shape, per_object), n) in SHAPES.iter().flat_map(|s| sizes.map(|n| (s, n))) {
+        let corpus = dir.join(format!("memory-{per_object}-{n}"));
+        let files = generate(&corpus, n, per_object, noise_share);
         let out = dir.join(format!("memory-{n}.reports"));
         let (mut walls, mut peaks) = (Vec::new(), Vec::new());
         for _ in 0..runs {
@@ -463,7 +468,7 @@ fn memory(dir: &Path, records: u64, runs: usize, threads: usize, noise_share: &s
         );
         let peak = peaks.iter().copied().fold(f64::NAN, f64::max);
         println!(
-            "{n:>12} {:>8} {events:>12} {:>14.2} {:>14.0}",
+            "{shape:<14} {n:>12} {:>8} {events:>12} {:>14.2} {:>14.0}",
             files.len(),
             median(walls),
             peak
@@ -502,7 +507,7 @@ fn main() {
         return;
     }
 
-    for (shape, per_object) in [("small objects", "35"), ("large objects", "400")] {
+    for &(shape, per_object) in SHAPES {
         let corpus = dir.path().join(per_object);
         let files = generate(&corpus, records, per_object, &noise_share);
         let list = dir.path().join(format!("{per_object}.list"));
