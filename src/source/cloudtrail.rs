@@ -118,7 +118,7 @@ pub async fn lookup(
                 document,
             },
             version: None,
-            info: None,
+            account: None,
             skip: None,
         });
     }

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::filter::Filter;
-use layout::{is_log_file_name, parse_key, KeyInfo};
+use crate::model::Text;
+use layout::{is_log_file_name, parse_key};
 
 /// One object found by listing.
 #[derive(Debug, Clone)]
@@ -33,7 +34,8 @@ pub struct ObjectRef {
     /// modification time where a store lists no ETag), or a file's
     /// modification time. `None` when unknown (always read).
     pub version: Option<String>,
-    pub info: Option<KeyInfo>,
+    /// The account the key's layout names, for records that name none.
+    pub account: Option<Text>,
     /// Why it will not be read, if it will not.
     pub skip: Option<String>,
 }
@@ -83,7 +85,7 @@ impl ObjectRef {
             location,
             size,
             version,
-            info,
+            account: info.map(|i| i.account),
             skip,
         }
     }
