@@ -1,9 +1,9 @@
 //! Pipeline: wires the stages together for `scan` — source lists, workers on
 //! a rayon pool read, decode and classify one object each (parsing only the
-//! records `prescan` cannot rule out), `aggregate` merges
-//! their outputs once, `analyze` finds incidents and findings, and `sinks`
-//! write the dataset — and for `report`, which reads a dataset back and
-//! renders its human reports again. No stage logic lives here beyond the
+//! records `prescan` cannot rule out), `aggregate` gathers their outputs as
+//! objects finish and merges them, `analyze` finds incidents and findings,
+//! and `sinks` write the dataset — and for `report`, which reads a dataset
+//! back and renders its human reports again. No stage logic lives here beyond the
 //! per-object loop that feeds records to `classify` and counts what became
 //! of each.
 
@@ -303,10 +303,10 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     // The bytes come from `fetch`, called only when the object is read.
     let finish = |i: usize, scratch: &mut Scratch, fetch: &mut dyn FnMut() -> Fetched| {
         let obj = &objects[i];
-        // Objects decided by their key or size are never read.
         let out = if stop.load(Ordering::Relaxed) {
             finished(obj, ObjectStatus::Skipped, Some(STOPPED.into()))
         } else {
+            // Objects decided by their key or size are never read.
             match before_reading(obj, cfg) {
                 Some((status, reason)) => finished(obj, status, Some(reason)),
                 None => read_object_guarded(obj, fetch(), cfg, scratch),
@@ -335,7 +335,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         .filter(|&i| verdicts[i] != Some(Verdict::Unchanged))
         .partition(|&i| verdicts[i].is_some() && is_remote(&objects[i]));
     // Each object's report with the index of its object.
-    let mut outputs: Vec<(usize, ObjectReport)> = pool.install(|| {
+    let mut indexed: Vec<(usize, ObjectReport)> = pool.install(|| {
         local
             .par_iter()
             .map_init(Scratch::default, |scratch, &i| {
@@ -384,11 +384,11 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         });
         // All results were received, so the fetch task has finished.
         let _ = runtime.block_on(fetcher);
-        outputs.extend(fetched);
+        indexed.extend(fetched);
     }
     bar.finish_and_clear();
     if cfg.strict {
-        if let Some((i, o)) = outputs
+        if let Some((i, o)) = indexed
             .iter()
             .find(|(_, o)| o.status == ObjectStatus::Unreadable)
         {
@@ -405,7 +405,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let (last_state, previous) = previous.unzip();
     // For each object this run read: whether it was read whole.
     let mut read_now: Vec<Option<bool>> = vec![None; objects.len()];
-    for (i, o) in &outputs {
+    for (i, o) in &indexed {
         if o.status != ObjectStatus::Skipped {
             read_now[*i] = Some(o.status == ObjectStatus::Ok);
         }
@@ -439,7 +439,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     // needed to read them goes before the merge and the writing.
     drop((last_state, read_now, verdicts, rank, by_key));
     drop(objects);
-    let reports: Vec<ObjectReport> = outputs.into_iter().map(|(_, o)| o).collect();
+    let reports: Vec<ObjectReport> = indexed.into_iter().map(|(_, o)| o).collect();
     let gathered = gathered.into_inner().expect("no worker panics holding it");
     let (mut merged, carried) = match previous {
         Some((previous, reread)) => aggregate::merge_onto(previous, gathered, reports, &reread),
