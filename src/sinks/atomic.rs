@@ -229,7 +229,12 @@ mod tests {
         let mut want = vec![live.clone(), format!(".other.tmp-{dead}"), mine];
         want.sort();
         assert_eq!(hidden(tmp.path()), want);
+        // Dropped unpublished (a run that stopped on an error): its
+        // staging folder goes, and the report stays.
         drop(staging);
         assert_eq!(read(&out), "previous");
+        let mut left = vec![live, format!(".other.tmp-{dead}")];
+        left.sort();
+        assert_eq!(hidden(tmp.path()), left);
     }
 }
