@@ -41,7 +41,7 @@ mod allocator {
         unsafe {
             // Commit arena memory as it is used, not a whole arena at once.
             mi_option_set(ARENA_EAGER_COMMIT, 0);
-            // Give freed pages back to the system at once, not 10 ms later.
+            // Give freed pages back to the system at once, not a second later.
             mi_option_set(PURGE_DELAY, 0);
         }
     }
