@@ -259,6 +259,16 @@ fn stages(c: &mut Criterion) {
     g.bench_function("prescan alone (bytes of JSON)", |b| {
         b.iter(|| prescan_only(&docs, &mut scratch))
     });
+    // As in a scan, where each object is prescanned just after it is
+    // inflated: one object, hot in cache, again and again.
+    let hot = docs.iter().max_by_key(|d| d.len()).unwrap();
+    assert!(scratch.prescan.split(hot));
+    g.throughput(Throughput::Bytes(hot.len() as u64));
+    g.bench_function(
+        "prescan alone, one object hot in cache (bytes of JSON)",
+        |b| b.iter(|| scratch.prescan.split(hot)),
+    );
+    g.throughput(Throughput::Bytes(inflated));
     g.bench_function("decode: inflate + parse (bytes of JSON)", |b| {
         b.iter(|| decode_all(objects, &mut scratch))
     });

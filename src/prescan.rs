@@ -3,11 +3,13 @@
 //! of a real trail are other services' API calls; parsing only the few that
 //! name a kept event lets a scan run near the speed of decompression.
 //!
-//! The scan works on 64-byte blocks: bit masks of quotes, backslashes and
-//! brackets (AVX2 or SSE2 on x86-64, a byte loop elsewhere) give which bytes lie
-//! inside strings, as in simdjson's first stage, and the brackets outside
-//! strings give each record's extent. The keys `"eventName"` and
-//! `"eventSource"` are found with `memmem` and placed by depth.
+//! One pass over 64-byte blocks computes bit masks of quotes, backslashes,
+//! brackets and a few letters (AVX-512 or AVX2 on x86-64, a byte loop
+//! elsewhere). As in simdjson's first stage, the quotes and backslashes give
+//! which bytes lie inside strings; the brackets outside strings give each
+//! record's extent, and closing quotes with the right letters before them
+//! place the keys `"eventName"` and `"eventSource"` by depth. Only a document
+//! with a byte above 0x7f is then checked for UTF-8 in full.
 //!
 //! A record is left unparsed, and counted as not fedtrail's, only when it
 //! has exactly one `eventName` and one `eventSource` key at its top level,
@@ -25,8 +27,6 @@
 
 use std::ops::Range;
 
-use memchr::memmem;
-
 use crate::classify::kept_event_names;
 
 /// One record of a document: its bytes, and whether it must be parsed.
@@ -43,13 +43,9 @@ const SOURCE_KEY: &[u8] = b"\"eventSource\"";
 /// Depth of a record's own keys: the document object, `Records`, the record.
 const RECORD_DEPTH: u32 = 3;
 
-/// Reused buffers of the prescan.
+/// The prescan's reused buffer: the records of the last document split.
 #[derive(Default)]
 pub struct Prescan {
-    /// Key positions: (position, is the name key, depth at that position).
-    keys: Vec<(usize, bool, u32)>,
-    /// The `eventSource` keys, before they are merged into `keys`.
-    sources: Vec<(usize, bool, u32)>,
     pub spans: Vec<Span>,
 }
 
@@ -58,114 +54,232 @@ impl Prescan {
     /// is not in the plain shape this handles: parse it whole instead.
     pub fn split(&mut self, doc: &[u8]) -> bool {
         self.spans.clear();
-        self.keys.clear();
-        let Some(base) = records_start(doc) else {
-            return false;
-        };
-        if simdutf8::basic::from_utf8(doc).is_err() {
-            return false;
-        }
-        // Both keys in document order: two searches, merged.
-        self.sources.clear();
-        self.sources
-            .extend(memmem::find_iter(doc, SOURCE_KEY).map(|p| (p, false, 0)));
-        let mut sources = self.sources.iter().copied().peekable();
-        for name in memmem::find_iter(doc, NAME_KEY) {
-            while let Some(source) = sources.next_if(|s| s.0 < name) {
-                self.keys.push(source);
-            }
-            self.keys.push((name, true, 0));
-        }
-        self.keys.extend(sources);
-        if !self.structure(doc, base) {
+        let split = records_start(doc).and_then(|base| {
+            let ascii = walk(doc, base, &mut self.spans)?;
+            // Only a document with a byte above 0x7f needs a full check.
+            (ascii && doc[..base].is_ascii() || simdutf8::basic::from_utf8(doc).is_ok())
+                .then_some(())
+        });
+        if split.is_none() {
             self.spans.clear();
-            return false;
         }
-        let mut k = 0;
-        for span in &mut self.spans {
-            while k < self.keys.len() && self.keys[k].0 < span.bytes.start {
-                k += 1;
-            }
-            let first = k;
-            while k < self.keys.len() && self.keys[k].0 < span.bytes.end {
-                k += 1;
-            }
-            span.candidate = is_candidate(doc, &self.keys[first..k]);
+        split.is_some()
+    }
+}
+
+/// Walks `doc` from `base` (just inside the `Records` array) with the
+/// fastest mask kernel this CPU has. `None` on anything but the plain
+/// shape; otherwise whether every byte walked was ASCII.
+fn walk(doc: &[u8], base: usize, spans: &mut Vec<Span>) -> Option<bool> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+        {
+            // SAFETY: the CPU has AVX-512BW, checked just above.
+            return unsafe { walk_avx512(doc, base, spans) };
         }
-        true
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+        {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { walk_avx2(doc, base, spans) };
+        }
+    }
+    walk_with(doc, base, spans, scalar_masks)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw,pclmulqdq")]
+unsafe fn walk_avx512(doc: &[u8], base: usize, spans: &mut Vec<Span>) -> Option<bool> {
+    // SAFETY: this function runs only where AVX-512BW is available.
+    walk_with(doc, base, spans, |block| unsafe { raw_masks_avx512(block) })
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,pclmulqdq")]
+unsafe fn walk_avx2(doc: &[u8], base: usize, spans: &mut Vec<Span>) -> Option<bool> {
+    // SAFETY: this function runs only where AVX2 is available.
+    walk_with(doc, base, spans, |block| unsafe { raw_masks_avx2(block) })
+}
+
+/// The walk itself, inlined into each kernel's function so that the masks
+/// of a block are computed in registers.
+#[inline(always)]
+fn walk_with(
+    doc: &[u8],
+    base: usize,
+    spans: &mut Vec<Span>,
+    masks: impl Fn(&[u8; 64]) -> RawMasks,
+) -> Option<bool> {
+    let mut walk = Walk {
+        doc,
+        spans,
+        depth: 2,
+        gap_from: base,
+        first: true,
+        record: Record::default(),
+        state: BlockState::default(),
+        high: 0,
+    };
+    let body = &doc[base..];
+    let mut blocks = body.chunks_exact(64);
+    let mut at = base;
+    for block in blocks.by_ref() {
+        walk.block(at, masks(block.try_into().expect("64 bytes")))?;
+        at += 64;
+    }
+    let rest = blocks.remainder();
+    if !rest.is_empty() {
+        let mut block = [b' '; 64];
+        block[..rest.len()].copy_from_slice(rest);
+        walk.block(at, masks(&block))?;
+    }
+    let gap = &doc[walk.gap_from..];
+    (walk.depth == 0 && walk.state.in_string == 0 && is_gap(gap, b"")).then_some(walk.high == 0)
+}
+
+/// The state of a walk over the brackets and keys outside strings.
+struct Walk<'a, 'b> {
+    doc: &'a [u8],
+    spans: &'b mut Vec<Span>,
+    depth: u32,
+    /// Where the bytes between records, which must be separators, begin.
+    gap_from: usize,
+    first: bool,
+    /// The record being walked.
+    record: Record<'a>,
+    state: BlockState,
+    /// The high bits of every byte walked.
+    high: u64,
+}
+
+/// What a record's own keys say about it.
+#[derive(Default)]
+struct Record<'a> {
+    name: Option<&'a [u8]>,
+    sources: u32,
+    /// A key that is not plainly the record's own, or not a plain string.
+    doubt: bool,
+}
+
+impl Record<'_> {
+    /// Whether the record must be parsed: unless it has exactly one plain
+    /// `eventName` and `eventSource` and the name is not a kept one.
+    fn candidate(&self) -> bool {
+        self.doubt || self.sources != 1 || self.name.is_none_or(is_kept)
+    }
+}
+
+impl<'a> Walk<'a, '_> {
+    /// Walks one 64-byte block starting at `at`. `None` on anything but the
+    /// plain shape.
+    #[inline(always)]
+    fn block(&mut self, at: usize, raw: RawMasks) -> Option<()> {
+        self.high |= raw.high;
+        let (structural, keys) = self.state.next(&raw);
+        let mut bits = structural | keys;
+        while bits != 0 {
+            let bit = bits & bits.wrapping_neg();
+            let pos = at + bits.trailing_zeros() as usize;
+            bits ^= bit;
+            let opens = raw.open & bit != 0;
+            if keys & bit != 0 {
+                self.key(pos);
+            } else if self.depth > RECORD_DEPTH || self.depth == RECORD_DEPTH && opens {
+                // Inside a record: only the depth changes.
+                self.depth = if opens {
+                    self.depth + 1
+                } else {
+                    self.depth - 1
+                };
+            } else {
+                self.boundary(pos)?;
+            }
+        }
+        Some(())
     }
 
-    /// Walks the brackets outside strings from `base` (just inside the
-    /// `Records` array), recording each record's extent and the depth of
-    /// every key. `false` on anything but the plain shape.
-    fn structure(&mut self, doc: &[u8], base: usize) -> bool {
-        let body = &doc[base..];
-        let mut depth = 2u32;
-        let mut key = 0usize;
-        // Where the bytes between records, which must be separators, begin.
-        let mut gap_from = base;
-        let mut first = true;
-        let mut state = BlockState::default();
-        for (b, chunk) in body.chunks(64).enumerate() {
-            let masks = state.next(chunk);
-            let mut bits = masks.structural;
-            while bits != 0 {
-                let at = base + b * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                while key < self.keys.len() && self.keys[key].0 < at {
-                    self.keys[key].2 = depth;
-                    key += 1;
+    /// A bracket outside strings at `at` that opens or closes a record, or
+    /// lies outside every record.
+    fn boundary(&mut self, at: usize) -> Option<()> {
+        let doc = self.doc;
+        let byte = doc[at];
+        let opens = byte == b'{' || byte == b'[';
+        match (self.depth, opens) {
+            (2, true) => {
+                let sep = if self.first { &[][..] } else { &b","[..] };
+                if byte != b'{' || !is_gap(&doc[self.gap_from..at], sep) {
+                    return None;
                 }
-                let byte = doc[at];
-                let opens = byte == b'{' || byte == b'[';
-                match (depth, opens) {
-                    (2, true) => {
-                        let sep = if first { &[][..] } else { &b","[..] };
-                        if byte != b'{' || !is_gap(&doc[gap_from..at], sep) {
-                            return false;
-                        }
-                        first = false;
-                        self.spans.push(Span {
-                            bytes: at..at,
-                            candidate: true,
-                        });
-                        depth = 3;
+                self.first = false;
+                self.spans.push(Span {
+                    bytes: at..at,
+                    candidate: true,
+                });
+                self.record = Record::default();
+                self.depth = RECORD_DEPTH;
+            }
+            (2, false) => {
+                if byte != b']' || !is_gap(&doc[self.gap_from..at], b"") {
+                    return None;
+                }
+                self.depth = 1;
+                self.gap_from = at + 1;
+            }
+            (1, _) => {
+                // Only the document's closing brace may follow.
+                if byte != b'}' || !is_gap(&doc[self.gap_from..at], b"") {
+                    return None;
+                }
+                self.depth = 0;
+                self.gap_from = at + 1;
+            }
+            (0, _) => return None,
+            (_, true) => self.depth += 1,
+            (_, false) => {
+                self.depth -= 1;
+                if self.depth == 2 {
+                    if byte != b'}' {
+                        return None;
                     }
-                    (2, false) => {
-                        if byte != b']' || !is_gap(&doc[gap_from..at], b"") {
-                            return false;
-                        }
-                        depth = 1;
-                        gap_from = at + 1;
-                    }
-                    (1, _) => {
-                        // Only the document's closing brace may follow.
-                        if byte != b'}' || !is_gap(&doc[gap_from..at], b"") {
-                            return false;
-                        }
-                        depth = 0;
-                        gap_from = at + 1;
-                    }
-                    (0, _) => return false,
-                    (_, true) => depth += 1,
-                    (_, false) => {
-                        depth -= 1;
-                        if depth == 2 {
-                            let span = self.spans.last_mut().expect("opened above");
-                            if byte != b'}' {
-                                return false;
-                            }
-                            span.bytes.end = at + 1;
-                            gap_from = at + 1;
-                        }
-                    }
+                    let span = self.spans.last_mut().expect("opened above");
+                    span.bytes.end = at + 1;
+                    span.candidate = self.record.candidate();
+                    self.gap_from = at + 1;
                 }
             }
         }
-        for k in &mut self.keys[key..] {
-            k.2 = depth;
+        Some(())
+    }
+
+    /// A closing quote at `end` that may end an `eventName` or
+    /// `eventSource` key.
+    #[cold]
+    fn key(&mut self, end: usize) {
+        let doc = self.doc;
+        let is_name = doc[..=end].ends_with(NAME_KEY);
+        if self.depth < RECORD_DEPTH || !is_name && !doc[..=end].ends_with(SOURCE_KEY) {
+            return;
         }
-        depth == 0 && !state.in_string() && is_gap(&doc[gap_from..], b"")
+        let start = end + 1
+            - if is_name {
+                NAME_KEY.len()
+            } else {
+                SOURCE_KEY.len()
+            };
+        let record = &mut self.record;
+        // A key nested deeper, or one whose opening quote may be escaped, is
+        // not plainly the record's own.
+        if self.depth != RECORD_DEPTH || doc[start - 1] == b'\\' {
+            record.doubt = true;
+            return;
+        }
+        match string_value(doc, end + 1) {
+            None => record.doubt = true,
+            Some(value) if is_name => record.doubt |= record.name.replace(value).is_some(),
+            Some(_) => record.sources += 1,
+        }
     }
 }
 
@@ -198,39 +312,6 @@ fn is_gap(gap: &[u8], sep: &[u8]) -> bool {
 
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-/// Whether a record, given the `eventName`/`eventSource` keys inside it,
-/// must be parsed.
-fn is_candidate(doc: &[u8], keys: &[(usize, bool, u32)]) -> bool {
-    let mut name = None;
-    let mut source = 0;
-    for &(at, is_name, depth) in keys {
-        // A key nested deeper, or one whose quote may be escaped, is not
-        // plainly the record's own.
-        if depth != RECORD_DEPTH || doc[at - 1] == b'\\' {
-            return true;
-        }
-        let len = if is_name {
-            NAME_KEY.len()
-        } else {
-            SOURCE_KEY.len()
-        };
-        let Some(value) = string_value(doc, at + len) else {
-            return true;
-        };
-        if is_name {
-            if name.replace(value).is_some() {
-                return true;
-            }
-        } else {
-            source += 1;
-        }
-    }
-    match name {
-        Some(name) if source == 1 => is_kept(name),
-        _ => true,
-    }
 }
 
 /// The text of a plain string value after a key ending at `from`: `: "..."`,
@@ -277,10 +358,24 @@ fn is_kept(name: &[u8]) -> bool {
         .is_some_and(|names| names.contains(&name))
 }
 
-/// The bit masks of one 64-byte block (bit i is byte i).
-struct Masks {
-    /// Brackets and braces outside strings.
-    structural: u64,
+/// The bit masks of one 64-byte block's bytes (bit i is byte i).
+#[derive(Debug, PartialEq, Eq)]
+struct RawMasks {
+    quote: u64,
+    /// [`prefix_xor`] of `quote`.
+    quote_prefix: u64,
+    backslash: u64,
+    /// `{` or `[`.
+    open: u64,
+    /// `}` or `]`.
+    close: u64,
+    /// The letters that place the keys: `N` and `v` of `"eventName"`, `S`
+    /// and `v` of `"eventSource"`.
+    n: u64,
+    s: u64,
+    v: u64,
+    /// Bytes above 0x7f.
+    high: u64,
 }
 
 /// What carries from one block to the next.
@@ -290,31 +385,40 @@ struct BlockState {
     escaped: u64,
     /// All ones when the previous block ended inside a string.
     in_string: u64,
+    /// The previous block's letter masks, for keys that straddle blocks.
+    n: u64,
+    s: u64,
+    v: u64,
 }
 
 impl BlockState {
-    fn in_string(&self) -> bool {
-        self.in_string != 0
-    }
-
-    fn next(&mut self, chunk: &[u8]) -> Masks {
-        let raw = if chunk.len() == 64 {
-            raw_masks(chunk.try_into().expect("64 bytes"))
+    /// The brackets outside strings, and the closing quotes that may end an
+    /// `eventName` or `eventSource` key.
+    #[inline(always)]
+    fn next(&mut self, raw: &RawMasks) -> (u64, u64) {
+        // Set from each opening quote up to, not including, its closing one.
+        // Most blocks have no backslash: the kernel's own prefix of the
+        // quotes then holds, and blocks need not wait on each other's carry.
+        let (quotes, inside) = if raw.backslash | self.escaped == 0 {
+            (raw.quote, raw.quote_prefix)
         } else {
-            let mut block = [b' '; 64];
-            block[..chunk.len()].copy_from_slice(chunk);
-            raw_masks(&block)
+            let quotes = raw.quote & !self.escaped_bits(raw.backslash);
+            (quotes, prefix_xor(quotes))
         };
-        let escaped = self.escaped_bits(raw.backslash);
-        let quotes = raw.quote & !escaped;
-        let inside = prefix_xor(quotes) ^ self.in_string;
+        let inside = inside ^ self.in_string;
         self.in_string = ((inside as i64) >> 63) as u64;
-        Masks {
-            structural: (raw.open | raw.close) & !inside,
-        }
+        let closing = quotes & !inside;
+        // The closing quote of `"eventName"` has `N` 4 bytes and `v` 8 bytes
+        // before it; that of `"eventSource"`, `S` 6 and `v` 10 bytes before.
+        let back = |now: u64, before: u64, k: u32| (now << k) | (before >> (64 - k));
+        let name = back(raw.n, self.n, 4) & back(raw.v, self.v, 8);
+        let source = back(raw.s, self.s, 6) & back(raw.v, self.v, 10);
+        (self.n, self.s, self.v) = (raw.n, raw.s, raw.v);
+        ((raw.open | raw.close) & !inside, closing & (name | source))
     }
 
     /// The bytes escaped by a backslash (simdjson's odd-run rule).
+    #[inline(always)]
     fn escaped_bits(&mut self, backslash: u64) -> u64 {
         const EVEN: u64 = 0x5555_5555_5555_5555;
         let backslash = backslash & !self.escaped;
@@ -328,6 +432,7 @@ impl BlockState {
 }
 
 /// Bit i set when an odd number of bits at or below i are set in `x`.
+#[inline(always)]
 fn prefix_xor(mut x: u64) -> u64 {
     x ^= x << 1;
     x ^= x << 2;
@@ -338,99 +443,86 @@ fn prefix_xor(mut x: u64) -> u64 {
     x
 }
 
-struct RawMasks {
-    quote: u64,
-    backslash: u64,
-    open: u64,
-    close: u64,
-}
-
 #[cfg(target_arch = "x86_64")]
-fn raw_masks(block: &[u8; 64]) -> RawMasks {
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above.
-        unsafe { raw_masks_avx2(block) }
-    } else {
-        raw_masks_sse2(block)
+#[target_feature(enable = "avx512bw,pclmulqdq")]
+#[inline]
+unsafe fn raw_masks_avx512(block: &[u8; 64]) -> RawMasks {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller checked for AVX-512BW; the load is the 64-byte
+    // array.
+    unsafe {
+        let v = _mm512_loadu_si512(block.as_ptr().cast());
+        // `[` and `{` differ only in bit 0x20, as do `]` and `}`.
+        let folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+        let eq = |x, c: u8| _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(c as i8));
+        let quote = eq(v, b'"');
+        RawMasks {
+            quote,
+            quote_prefix: clmul_prefix_xor(quote),
+            backslash: eq(v, b'\\'),
+            open: eq(folded, b'{'),
+            close: eq(folded, b'}'),
+            n: eq(v, b'N'),
+            s: eq(v, b'S'),
+            v: eq(v, b'v'),
+            high: _mm512_movepi8_mask(v),
+        }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,pclmulqdq")]
+#[inline]
 unsafe fn raw_masks_avx2(block: &[u8; 64]) -> RawMasks {
     use std::arch::x86_64::*;
-    let mut m = RawMasks {
-        quote: 0,
-        backslash: 0,
-        open: 0,
-        close: 0,
-    };
     // SAFETY: the caller checked for AVX2; each load is 32 bytes inside the
     // 64-byte array.
     unsafe {
-        // `[` and `{` differ only in bit 0x20, as do `]` and `}`.
+        let half = |i: usize| _mm256_loadu_si256(block.as_ptr().add(i * 32).cast());
+        let (lo, hi) = (half(0), half(1));
         let lower = _mm256_set1_epi8(0x20);
-        let quote = _mm256_set1_epi8(b'"' as i8);
-        let backslash = _mm256_set1_epi8(b'\\' as i8);
-        let open = _mm256_set1_epi8(b'{' as i8);
-        let close = _mm256_set1_epi8(b'}' as i8);
-        for i in 0..2 {
-            let v = _mm256_loadu_si256(block.as_ptr().add(i * 32) as *const __m256i);
-            let folded = _mm256_or_si256(v, lower);
-            let at = i * 32;
-            m.quote |= u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, quote)) as u32) << at;
-            m.backslash |=
-                u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, backslash)) as u32) << at;
-            m.open |= u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(folded, open)) as u32) << at;
-            m.close |=
-                u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(folded, close)) as u32) << at;
+        let (flo, fhi) = (_mm256_or_si256(lo, lower), _mm256_or_si256(hi, lower));
+        let bits = |v| u64::from(_mm256_movemask_epi8(v) as u32);
+        let eq = |lo, hi, c: u8| {
+            let c = _mm256_set1_epi8(c as i8);
+            bits(_mm256_cmpeq_epi8(lo, c)) | bits(_mm256_cmpeq_epi8(hi, c)) << 32
+        };
+        let quote = eq(lo, hi, b'"');
+        RawMasks {
+            quote,
+            quote_prefix: clmul_prefix_xor(quote),
+            backslash: eq(lo, hi, b'\\'),
+            open: eq(flo, fhi, b'{'),
+            close: eq(flo, fhi, b'}'),
+            n: eq(lo, hi, b'N'),
+            s: eq(lo, hi, b'S'),
+            v: eq(lo, hi, b'v'),
+            high: bits(lo) | bits(hi) << 32,
         }
     }
-    m
 }
 
+/// [`prefix_xor`] in one carry-less multiplication by all ones.
 #[cfg(target_arch = "x86_64")]
-fn raw_masks_sse2(block: &[u8; 64]) -> RawMasks {
+#[target_feature(enable = "pclmulqdq")]
+#[inline]
+unsafe fn clmul_prefix_xor(x: u64) -> u64 {
     use std::arch::x86_64::*;
-    let mut m = RawMasks {
-        quote: 0,
-        backslash: 0,
-        open: 0,
-        close: 0,
-    };
-    // SAFETY: SSE2 is part of the x86-64 baseline; each load is 16 bytes
-    // inside the 64-byte array.
-    unsafe {
-        let lower = _mm_set1_epi8(0x20);
-        let quote = _mm_set1_epi8(b'"' as i8);
-        let backslash = _mm_set1_epi8(b'\\' as i8);
-        let open = _mm_set1_epi8(b'{' as i8);
-        let close = _mm_set1_epi8(b'}' as i8);
-        for i in 0..4 {
-            let v = _mm_loadu_si128(block.as_ptr().add(i * 16) as *const __m128i);
-            let folded = _mm_or_si128(v, lower);
-            let at = i * 16;
-            m.quote |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) as u16) << at;
-            m.backslash |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, backslash)) as u16) << at;
-            m.open |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(folded, open)) as u16) << at;
-            m.close |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(folded, close)) as u16) << at;
-        }
-    }
-    m
+    let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set1_epi8(-1), 0);
+    _mm_cvtsi128_si64(product) as u64
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-fn raw_masks(block: &[u8; 64]) -> RawMasks {
-    scalar_masks(block)
-}
-
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 fn scalar_masks(block: &[u8; 64]) -> RawMasks {
     let mut m = RawMasks {
         quote: 0,
+        quote_prefix: 0,
         backslash: 0,
         open: 0,
         close: 0,
+        n: 0,
+        s: 0,
+        v: 0,
+        high: 0,
     };
     for (i, &b) in block.iter().enumerate() {
         let bit = 1u64 << i;
@@ -439,9 +531,14 @@ fn scalar_masks(block: &[u8; 64]) -> RawMasks {
             b'\\' => m.backslash |= bit,
             b'{' | b'[' => m.open |= bit,
             b'}' | b']' => m.close |= bit,
+            b'N' => m.n |= bit,
+            b'S' => m.s |= bit,
+            b'v' => m.v |= bit,
+            0x80.. => m.high |= bit,
             _ => {}
         }
     }
+    m.quote_prefix = prefix_xor(m.quote);
     m
 }
 
@@ -585,16 +682,44 @@ mod tests {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
-                *b = b"\"\\{}[]ab: ,"[(state % 11) as usize];
+                *b = b"\"\\{}[]ab: ,NSv\xc3\xff\x7f"[(state % 17) as usize];
             }
-            let f = scalar_masks(&block);
-            let want = (f.quote, f.backslash, f.open, f.close);
-            let s = raw_masks_sse2(&block);
-            assert_eq!((s.quote, s.backslash, s.open, s.close), want);
+            let want = scalar_masks(&block);
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU has AVX2.
-                let a = unsafe { raw_masks_avx2(&block) };
-                assert_eq!((a.quote, a.backslash, a.open, a.close), want);
+                assert_eq!(unsafe { raw_masks_avx2(&block) }, want);
+            }
+            if std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("pclmulqdq")
+            {
+                // SAFETY: the CPU has AVX-512BW.
+                assert_eq!(unsafe { raw_masks_avx512(&block) }, want);
+            }
+        }
+    }
+
+    /// Every kernel splits the same documents the same way.
+    #[test]
+    fn every_kernel_gives_the_same_split() {
+        let r = record("GetObject", r#","p":"\\\"]}","q":"ü""#);
+        let k = record("AssumeRoleWithSAML", "");
+        for doc in [
+            format!(r#"{{"Records":[{r},{k},{r}]}}"#),
+            format!(r#"{{"Records":[{r},{k}],"x":1}}"#),
+            "\u{feff}{\"Records\":[]}".to_string(),
+        ] {
+            let doc = doc.as_bytes();
+            let base = records_start(doc).unwrap();
+            let mut want = Vec::new();
+            let ascii = walk_with(doc, base, &mut want, scalar_masks);
+            let mut got = Vec::new();
+            assert_eq!(walk(doc, base, &mut got), ascii);
+            assert_eq!(got, want);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2.
+                assert_eq!(unsafe { walk_avx2(doc, base, &mut got) }, ascii);
+                assert_eq!(got[want.len()..], want);
             }
         }
     }
