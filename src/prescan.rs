@@ -37,8 +37,8 @@ pub struct Span {
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
-const NAME_KEY: &[u8] = b"\"eventName\"";
-const SOURCE_KEY: &[u8] = b"\"eventSource\"";
+const NAME_KEY: &[u8; 11] = b"\"eventName\"";
+const SOURCE_KEY: &[u8; 13] = b"\"eventSource\"";
 
 /// Depth of a record's own keys: the document object, `Records`, the record.
 const RECORD_DEPTH: u32 = 3;
@@ -258,8 +258,8 @@ impl<'a> Walk<'a, '_> {
     #[cold]
     fn key(&mut self, end: usize) {
         let doc = self.doc;
-        let is_name = doc[..=end].ends_with(NAME_KEY);
-        if self.depth < RECORD_DEPTH || !is_name && !doc[..=end].ends_with(SOURCE_KEY) {
+        let is_name = ends_with(doc, end, NAME_KEY);
+        if self.depth < RECORD_DEPTH || !is_name && !ends_with(doc, end, SOURCE_KEY) {
             return;
         }
         let start = end + 1
@@ -281,6 +281,16 @@ impl<'a> Walk<'a, '_> {
             Some(_) => record.sources += 1,
         }
     }
+}
+
+/// Whether `doc[..=end]` ends with `key`, compared as a fixed-size array
+/// (inline, not a `memcmp` call).
+#[inline(always)]
+fn ends_with<const N: usize>(doc: &[u8], end: usize, key: &[u8; N]) -> bool {
+    (end + 1)
+        .checked_sub(N)
+        .and_then(|start| <&[u8; N]>::try_from(&doc[start..=end]).ok())
+        == Some(key)
 }
 
 /// Where the `Records` array's elements begin, when `doc` opens with

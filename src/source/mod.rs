@@ -94,9 +94,18 @@ impl ObjectRef {
     /// URL as the user would type it.
     pub fn display(&self) -> String {
         match &self.location {
-            Location::File { .. } | Location::Path(_) => {
-                self.path().expect("a local file").display().to_string()
+            // What `path()` would display, without building it: this is
+            // asked for several times per object.
+            Location::File { below_input: true } => {
+                let (source, key) = (&*self.source, &*self.key);
+                if source.is_empty() || source.ends_with('/') {
+                    format!("{source}{key}")
+                } else {
+                    format!("{source}/{key}")
+                }
             }
+            Location::File { below_input: false } => self.source.to_string(),
+            Location::Path(path) => path.display().to_string(),
             Location::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}{}", self.key),
             Location::Lookup { event_name, .. } => format!("lookup:{event_name}"),
         }
@@ -286,7 +295,15 @@ mod tests {
             for o in list(input, &Filter::default()).unwrap() {
                 assert_eq!(o.location, Location::File { below_input: true });
                 assert_eq!(std::fs::read(o.path().unwrap()).unwrap(), b"x");
+                assert_eq!(o.display(), o.path().unwrap().display().to_string());
             }
+        }
+        // A relative input, and the current folder, are named as typed.
+        let mut o = list(&with_slash, &Filter::default()).unwrap()[0].clone();
+        for (source, shown) in [("logs", "logs/k"), (".", "./k"), ("", "k"), ("a/", "a/k")] {
+            (o.source, o.key) = (source.into(), "k".into());
+            assert_eq!(o.display(), shown);
+            assert_eq!(o.path().unwrap().display().to_string(), shown);
         }
         // A single file is its own input.
         let file = root.join("notes.txt");
