@@ -682,6 +682,113 @@ mod tests {
         }
     }
 
+    /// A random JSON value whose strings and keys are made of what the masks
+    /// look for; objects may hold `eventName` and `eventSource` keys too.
+    fn random_value(next: &mut impl FnMut(u64) -> u64, depth: u32) -> serde_json::Value {
+        const PIECES: [&str; 13] = [
+            "\"",
+            "\\",
+            "{",
+            "}",
+            "[",
+            "]",
+            "N",
+            "S",
+            "v",
+            "é",
+            "x",
+            "eventName",
+            "eventSource",
+        ];
+        let text = |next: &mut dyn FnMut(u64) -> u64| -> String {
+            (0..next(5)).map(|_| PIECES[next(13) as usize]).collect()
+        };
+        match if depth > 2 { next(3) } else { next(5) } {
+            0 => text(next).into(),
+            1 => ["GetObject", "AssumeRoleWithSAML", "ConsoleLogin", ""][next(4) as usize].into(),
+            2 => next(100).into(),
+            3 => (0..next(3))
+                .map(|_| random_value(next, depth + 1))
+                .collect(),
+            _ => random_object(next, depth + 1).into(),
+        }
+    }
+
+    fn random_object(
+        next: &mut impl FnMut(u64) -> u64,
+        depth: u32,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut object = serde_json::Map::new();
+        for _ in 0..next(6) {
+            let key = match next(4) {
+                0 => "eventName".to_string(),
+                1 => "eventSource".to_string(),
+                _ => random_value(next, 9).to_string(),
+            };
+            object.insert(key, random_value(next, depth));
+        }
+        object
+    }
+
+    /// Random records, serialised by serde_json, split exactly; a record is
+    /// left unparsed only when its own keys plainly name a source and an
+    /// event fedtrail does not keep, and always when they do and neither
+    /// key's text appears anywhere else in it.
+    #[test]
+    fn random_records_split_exactly_and_skip_only_plain_unkept_names() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let (mut skipped, mut parsed) = (0, 0);
+        for _ in 0..500 {
+            let records: Vec<String> = (0..1 + next(8))
+                .map(|_| {
+                    let mut record = random_object(&mut next, 0);
+                    if next(2) == 0 {
+                        // Most real records: both keys, plain.
+                        let name = ["GetObject", "AssumeRoleWithSAML", "PutObject"];
+                        record.insert("eventSource".into(), "s3.amazonaws.com".into());
+                        record.insert("eventName".into(), name[next(3) as usize].into());
+                    }
+                    serde_json::Value::from(record).to_string()
+                })
+                .collect();
+            let doc = format!("{{\"Records\":[{}]}}", records.join(","));
+            let spans = split(&doc).unwrap_or_else(|| panic!("no split: {doc}"));
+            let found: Vec<&str> = spans.iter().map(|s| &doc[s.bytes.clone()]).collect();
+            assert_eq!(found, records);
+            for (span, text) in spans.iter().zip(&records) {
+                let record: serde_json::Value = serde_json::from_str(text).unwrap();
+                let plain = |key: &str| {
+                    let value = record[key].as_str().filter(|v| !v.is_empty())?;
+                    // No escapes in its text, and no other object has the key.
+                    let written = serde_json::to_string(value).unwrap();
+                    let elsewhere = text.matches(&format!("\"{key}\":")).count() > 1;
+                    (written == format!("\"{value}\"") && !elsewhere).then_some(value)
+                };
+                let skippable = plain("eventSource").is_some()
+                    && plain("eventName").is_some_and(|n| !is_kept(n.as_bytes()));
+                if !span.candidate {
+                    skipped += 1;
+                    assert!(skippable, "left unparsed: {text}");
+                } else {
+                    parsed += 1;
+                    let unmistakable = text.matches("eventName\"").count() == 1
+                        && text.matches("eventSource\"").count() == 1;
+                    assert!(!(skippable && unmistakable), "parsed: {text}");
+                }
+            }
+        }
+        assert!(
+            skipped > 50 && parsed > 50,
+            "{skipped} skipped, {parsed} parsed"
+        );
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn simd_masks_match_the_byte_loop() {
