@@ -76,13 +76,13 @@ fn walk(doc: &[u8], base: usize, spans: &mut Vec<Span>) -> Option<bool> {
         if std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("pclmulqdq")
         {
-            // SAFETY: the CPU has AVX-512BW, checked just above.
+            // SAFETY: the CPU has AVX-512BW and PCLMULQDQ, checked just above.
             return unsafe { walk_avx512(doc, base, spans) };
         }
         if std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("pclmulqdq")
         {
-            // SAFETY: the CPU has AVX2, checked just above.
+            // SAFETY: the CPU has AVX2 and PCLMULQDQ, checked just above.
             return unsafe { walk_avx2(doc, base, spans) };
         }
     }
@@ -92,14 +92,14 @@ fn walk(doc: &[u8], base: usize, spans: &mut Vec<Span>) -> Option<bool> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512bw,pclmulqdq")]
 unsafe fn walk_avx512(doc: &[u8], base: usize, spans: &mut Vec<Span>) -> Option<bool> {
-    // SAFETY: this function runs only where AVX-512BW is available.
+    // SAFETY: this function runs only where AVX-512BW and PCLMULQDQ are.
     walk_with(doc, base, spans, |block| unsafe { raw_masks_avx512(block) })
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,pclmulqdq")]
 unsafe fn walk_avx2(doc: &[u8], base: usize, spans: &mut Vec<Span>) -> Option<bool> {
-    // SAFETY: this function runs only where AVX2 is available.
+    // SAFETY: this function runs only where AVX2 and PCLMULQDQ are.
     walk_with(doc, base, spans, |block| unsafe { raw_masks_avx2(block) })
 }
 
@@ -236,18 +236,18 @@ impl<'a> Walk<'a, '_> {
                 self.gap_from = at + 1;
             }
             (0, _) => return None,
-            (_, true) => self.depth += 1,
-            (_, false) => {
-                self.depth -= 1;
-                if self.depth == 2 {
-                    if byte != b'}' {
-                        return None;
-                    }
-                    let span = self.spans.last_mut().expect("opened above");
-                    span.bytes.end = at + 1;
-                    span.candidate = self.record.candidate();
-                    self.gap_from = at + 1;
+            _ => {
+                // A record's own closing bracket: `block` moves the depth
+                // inside records itself.
+                debug_assert_eq!((self.depth, opens), (RECORD_DEPTH, false));
+                if byte != b'}' {
+                    return None;
                 }
+                self.depth = 2;
+                let span = self.spans.last_mut().expect("opened above");
+                span.bytes.end = at + 1;
+                span.candidate = self.record.candidate();
+                self.gap_from = at + 1;
             }
         }
         Some(())
@@ -458,7 +458,7 @@ fn prefix_xor(mut x: u64) -> u64 {
 #[inline]
 unsafe fn raw_masks_avx512(block: &[u8; 64]) -> RawMasks {
     use std::arch::x86_64::*;
-    // SAFETY: the caller checked for AVX-512BW; the load is the 64-byte
+    // SAFETY: the caller checked for AVX-512BW and PCLMULQDQ; the load is the 64-byte
     // array.
     unsafe {
         let v = _mm512_loadu_si512(block.as_ptr().cast());
@@ -485,7 +485,7 @@ unsafe fn raw_masks_avx512(block: &[u8; 64]) -> RawMasks {
 #[inline]
 unsafe fn raw_masks_avx2(block: &[u8; 64]) -> RawMasks {
     use std::arch::x86_64::*;
-    // SAFETY: the caller checked for AVX2; each load is 32 bytes inside the
+    // SAFETY: the caller checked for AVX2 and PCLMULQDQ; each load is 32 bytes inside the
     // 64-byte array.
     unsafe {
         let half = |i: usize| _mm256_loadu_si256(block.as_ptr().add(i * 32).cast());
@@ -802,14 +802,16 @@ mod tests {
                 *b = b"\"\\{}[]ab: ,NSv\xc3\xff\x7f"[(state % 17) as usize];
             }
             let want = scalar_masks(&block);
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2.
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("pclmulqdq")
+            {
+                // SAFETY: the CPU has AVX2 and PCLMULQDQ.
                 assert_eq!(unsafe { raw_masks_avx2(&block) }, want);
             }
             if std::arch::is_x86_feature_detected!("avx512bw")
                 && std::arch::is_x86_feature_detected!("pclmulqdq")
             {
-                // SAFETY: the CPU has AVX-512BW.
+                // SAFETY: the CPU has AVX-512BW and PCLMULQDQ.
                 assert_eq!(unsafe { raw_masks_avx512(&block) }, want);
             }
         }
@@ -833,8 +835,10 @@ mod tests {
             assert_eq!(walk(doc, base, &mut got), ascii);
             assert_eq!(got, want);
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2.
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("pclmulqdq")
+            {
+                // SAFETY: the CPU has AVX2 and PCLMULQDQ.
                 assert_eq!(unsafe { walk_avx2(doc, base, &mut got) }, ascii);
                 assert_eq!(got[want.len()..], want);
             }
