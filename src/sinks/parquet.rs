@@ -276,9 +276,9 @@ pub fn objects_frame(rows: &[ObjectReport]) -> DataFrame {
 
 /// ZSTD at level 1: writing is all a scan has left to do once the objects
 /// are read, on one thread. On a 1M-record scan level 1 took 0.75% of all
-/// CPU samples against 1.26% for the default level 3, and its files were
-/// no larger (events 4% smaller, the small tables up to 4% larger).
-pub fn compression() -> ParquetCompression {
+/// CPU samples against 1.26% for the default level 3, for files of about
+/// the same size (events 4% smaller, the small tables up to 4% larger).
+fn compression() -> ParquetCompression {
     ParquetCompression::Zstd(Some(
         polars::polars_utils::compression::ZstdLevel::try_new(1).expect("1 is a ZSTD level"),
     ))
