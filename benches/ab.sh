@@ -56,17 +56,19 @@ timed() {
 }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
+# Times by position (0 is the floor), so that one build given twice (an
+# A/A run, to see the noise) is timed as two.
 names=(floor "$@")
-declare -A times
+times=()
 for _ in $(seq "$runs"); do
-    times[floor]+="$(timed "$floor" --floor "$corpus.list" 2) "
-    for bin in "$@"; do
+    times[0]+="$(timed "$floor" --floor "$corpus.list" 2) "
+    for i in $(seq "$#"); do
         rm -rf "$out/report"
-        times[$bin]+="$(timed "$bin" scan "$corpus" --threads 2 --full --quiet --out "$out/report") "
+        times[i]+="$(timed "${names[i]}" scan "$corpus" --threads 2 --full --quiet --out "$out/report") "
     done
 done
-base=$(echo "${times[floor]}" | median)
-for name in "${names[@]}"; do
-    m=$(echo "${times[$name]}" | median)
-    printf '%-40s %6.3f s %5.2fx   [%s]\n' "$name" "$m" "$(awk "BEGIN { print $m / $base }")" "${times[$name]% }"
+base=$(echo "${times[0]}" | median)
+for i in "${!names[@]}"; do
+    m=$(echo "${times[i]}" | median)
+    printf '%-40s %6.3f s %5.2fx   [%s]\n' "${names[i]}" "$m" "$(awk "BEGIN { print $m / $base }")" "${times[i]% }"
 done
