@@ -1,7 +1,9 @@
 //! The comparison harness of issue 6: fedtrail's full `scan` against the
 //! floor (inflating every object with fedtrail's own decompressor on the
 //! same threads, nothing else) and against the tools people use instead,
-//! on the same files, side by side in one run.
+//! on the same files, side by side in one run. A second floor inflates with
+//! flate2 (zlib-rs) alone, the decompressor the issue's targets were first
+//! measured with; fedtrail's own inflates well-formed objects with libdeflate.
 //!
 //!     benches/compare-setup.sh                       # once: a venv with duckdb and chdb
 //!     FEDTRAIL_PYTHON=target/compare-venv/bin/python cargo bench --bench compare
@@ -204,6 +206,8 @@ fn counts_from_json(text: &str) -> Result<Counts, String> {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Tool {
     Floor,
+    /// The floor as issue 6 first measured it: flate2 (zlib-rs) alone.
+    FloorFlate2,
     Fedtrail,
     /// fedtrail on one worker thread, to show how it scales with cores.
     FedtrailOneThread,
@@ -214,8 +218,9 @@ enum Tool {
 }
 
 impl Tool {
-    const ALL: [Tool; 7] = [
+    const ALL: [Tool; 8] = [
         Tool::Floor,
+        Tool::FloorFlate2,
         Tool::Fedtrail,
         Tool::FedtrailOneThread,
         Tool::Python,
@@ -227,6 +232,7 @@ impl Tool {
     fn name(self) -> &'static str {
         match self {
             Tool::Floor => "floor: inflate only (fedtrail's decoder)",
+            Tool::FloorFlate2 => "inflate only, flate2 (zlib-rs) alone",
             Tool::Fedtrail => "fedtrail scan (all reports)",
             Tool::FedtrailOneThread => "fedtrail scan, --threads 1",
             Tool::Python => "Python gzip + json",
@@ -264,9 +270,14 @@ fn run_tool(tool: Tool, s: &Setup) -> Result<Option<(Measured, Option<Counts>)>,
             .is_ok_and(|o| o.status.success())
     };
     match tool {
-        Tool::Floor => {
+        Tool::Floor | Tool::FloorFlate2 => {
             let me = std::env::current_exe().map_err(|e| e.to_string())?;
-            let m = measure(me.to_str().unwrap(), &["--floor", list, &t], &s.scratch)?;
+            let mode = if tool == Tool::Floor {
+                "--floor"
+            } else {
+                "--floor-flate2"
+            };
+            let m = measure(me.to_str().unwrap(), &[mode, list, &t], &s.scratch)?;
             Ok(Some((m, None)))
         }
         Tool::Fedtrail | Tool::FedtrailOneThread => {
@@ -355,8 +366,9 @@ fn which(program: &str) -> bool {
 
 /// `--floor LIST THREADS`: inflate every listed object on THREADS threads
 /// with fedtrail's decoder, reusing one inflater and buffer per thread, as
-/// a scan does; print the bytes.
-fn floor(list: &Path, threads: usize) {
+/// a scan does; print the bytes. `--floor-flate2` (`flate2`) does the same
+/// with flate2's inflater alone, the floor issue 6 was written against.
+fn floor(list: &Path, threads: usize, flate2: bool) {
     let files: Vec<PathBuf> = std::fs::read_to_string(list)
         .unwrap()
         .lines()
@@ -369,11 +381,20 @@ fn floor(list: &Path, threads: usize) {
     let total: u64 = pool.install(|| {
         files
             .par_iter()
-            .map_init(fedtrail::decode::Scratch::default, |s, path| {
-                let raw = std::fs::read(path).unwrap();
-                s.inflater.inflate(&raw, 1 << 30, &mut s.inflated).unwrap();
-                s.inflated.len() as u64
-            })
+            .map_init(
+                || {
+                    let mut s = fedtrail::decode::Scratch::default();
+                    if flate2 {
+                        s.inflater = fedtrail::decode::Inflater::flate2_only();
+                    }
+                    s
+                },
+                |s, path| {
+                    let raw = std::fs::read(path).unwrap();
+                    s.inflater.inflate(&raw, 1 << 30, &mut s.inflated).unwrap();
+                    s.inflated.len() as u64
+                },
+            )
             .sum()
     });
     println!("{total}");
@@ -479,8 +500,12 @@ fn memory(dir: &Path, records: u64, runs: usize, threads: usize, noise_share: &s
 
 fn main() {
     let raw: Vec<String> = std::env::args().skip(1).collect();
-    if raw.first().map(String::as_str) == Some("--floor") {
-        floor(Path::new(&raw[1]), raw[2].parse().unwrap());
+    if let Some(mode @ ("--floor" | "--floor-flate2")) = raw.first().map(String::as_str) {
+        floor(
+            Path::new(&raw[1]),
+            raw[2].parse().unwrap(),
+            mode == "--floor-flate2",
+        );
         return;
     }
     let args: Vec<&String> = raw.iter().filter(|a| !a.starts_with("--")).collect();
@@ -591,7 +616,7 @@ fn main() {
                 .map_or("n/a".to_string(), |t| format!("{:.0}", median(t.1.clone())));
             let vs_floor = floor_s.map_or("".into(), |f| format!("{:.2}", wall / f));
             let vs_fed = match (fed_s, tool) {
-                (_, Tool::Floor | Tool::Fedtrail) | (None, _) => String::new(),
+                (_, Tool::Floor | Tool::FloorFlate2 | Tool::Fedtrail) | (None, _) => String::new(),
                 (Some(f), Tool::FedtrailOneThread) => format!("2 threads {:.2}x faster", wall / f),
                 (Some(f), _) => format!("{:.1}x faster", wall / f),
             };

@@ -97,6 +97,18 @@ fn inflate_all(objects: &[(String, Vec<u8>)], scratch: &mut Scratch) -> u64 {
     bytes
 }
 
+/// Inflates every object with one flate2-only inflater (fedtrail's before it
+/// inflated well-formed objects with libdeflate); returns bytes.
+fn inflate_all_flate2_state(objects: &[(String, Vec<u8>)], out: &mut Vec<u8>) -> u64 {
+    let mut inflater = decode::Inflater::flate2_only();
+    let mut bytes = 0;
+    for (_, raw) in objects {
+        inflater.inflate(raw, 1 << 30, out).unwrap();
+        bytes += out.len() as u64;
+    }
+    bytes
+}
+
 /// Inflates every object with a new flate2 `MultiGzDecoder` each (what
 /// fedtrail did before it kept one inflater per worker); returns bytes.
 fn inflate_all_flate2(objects: &[(String, Vec<u8>)], out: &mut Vec<u8>) -> u64 {
@@ -242,6 +254,9 @@ fn stages(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(inflated));
     g.bench_function("inflate: one fedtrail Inflater (bytes of JSON)", |b| {
         b.iter(|| inflate_all(objects, &mut scratch))
+    });
+    g.bench_function("inflate: one flate2-only Inflater (bytes of JSON)", |b| {
+        b.iter(|| inflate_all_flate2_state(objects, &mut flate2_out))
     });
     g.bench_function(
         "inflate: a flate2 MultiGzDecoder per object (bytes of JSON)",
