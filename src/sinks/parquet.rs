@@ -4,6 +4,7 @@
 //! them. Column names and order here are the users' contract.
 
 use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use polars::prelude::*;
@@ -295,8 +296,8 @@ fn write_frames(path: &Path, frames: impl IntoIterator<Item = DataFrame>) -> Res
     let Some(mut first) = frames.next() else {
         return Ok(());
     };
-    let file = File::create(path).map_err(|e| SinkError::io(path, e))?;
-    let mut writer = ParquetWriter::new(file)
+    let mut file = buffered(path)?;
+    let mut writer = ParquetWriter::new(&mut file)
         .with_compression(compression())
         .batched(first.schema())
         .map_err(wrap)?;
@@ -306,7 +307,16 @@ fn write_frames(path: &Path, frames: impl IntoIterator<Item = DataFrame>) -> Res
         writer.write_batch(df.align_chunks()).map_err(wrap)?;
     }
     writer.finish().map_err(wrap)?;
-    Ok(())
+    drop(writer);
+    file.flush().map_err(|e| SinkError::io(path, e))
+}
+
+/// A new file behind a buffer: polars writes a Parquet footer's metadata a
+/// few bytes at a time, which unbuffered was about 20,000 `write` calls
+/// for one scan's tables. The caller flushes it, to see any error.
+fn buffered(path: &Path) -> Result<BufWriter<File>, SinkError> {
+    let file = File::create(path).map_err(|e| SinkError::io(path, e))?;
+    Ok(BufWriter::with_capacity(1 << 16, file))
 }
 
 /// Writes `rows` as one file, building and writing `per_group` rows at a
@@ -329,12 +339,12 @@ pub fn write(path: &Path, mut df: DataFrame) -> Result<(), SinkError> {
         path: path.to_path_buf(),
         source: e,
     };
-    let file = File::create(path).map_err(|e| SinkError::io(path, e))?;
-    ParquetWriter::new(file)
+    let mut file = buffered(path)?;
+    ParquetWriter::new(&mut file)
         .with_compression(compression())
         .finish(&mut df)
         .map_err(wrap)?;
-    Ok(())
+    file.flush().map_err(|e| SinkError::io(path, e))
 }
 
 #[cfg(test)]
