@@ -45,6 +45,8 @@ pub struct Scratch {
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// The gzip header flag for a header checksum (RFC 1952).
+const FHCRC: u8 = 2;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Puts the document's JSON text into `out`: inflated if `raw` is gzip, copied
@@ -160,14 +162,14 @@ impl Inflater {
     /// took, or `None`, leaving `out` as it was, when it did not succeed:
     /// [`Inflater::member`] then reads the member and says why.
     fn whole_member(&mut self, raw: &[u8], limit: u64, out: &mut Vec<u8>) -> Option<usize> {
-        const FHCRC: u8 = 2;
         let whole = self.whole.as_ref()?;
         if raw.get(3)? & FHCRC != 0 {
             return None;
         }
         // Room for the member: the length the last member's trailer gives,
         // which is this member's when it is the only one; and for one of
-        // several, more than JSON ever inflates to from `raw`. Never past
+        // several, 16 times `raw`, more than CloudTrail's JSON inflates to
+        // (a member that inflates further goes to `member`). Never past
         // `limit`: a member that needs more is left to `member` to refuse.
         let last = u32::from_le_bytes(*raw.last_chunk::<4>()?) as usize;
         let left = usize::try_from(limit)
@@ -256,7 +258,6 @@ impl Inflater {
 /// The length of the gzip member header at the start of `raw`. `Err(None)`
 /// when `raw` ends inside it, `Err(Some(..))` when it is not a gzip header.
 fn gzip_header(raw: &[u8]) -> Result<usize, Option<DecodeError>> {
-    const FHCRC: u8 = 2;
     const FEXTRA: u8 = 4;
     const FNAME: u8 = 8;
     const FCOMMENT: u8 = 16;
