@@ -10,7 +10,7 @@ pub mod layout;
 pub mod s3;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
@@ -161,7 +161,7 @@ pub fn list(input: &str, filter: &Filter) -> Result<Vec<ObjectRef>, SourceError>
     let source: Arc<str> = Arc::from(input);
     let below_input = !meta.is_file();
     let mut found = if below_input {
-        walk(root, "").map_err(|(path, e)| io_err(&path, e))?
+        walk(root).map_err(|(path, e)| io_err(&path, e))?
     } else {
         let key = root
             .file_name()
@@ -200,21 +200,85 @@ fn listed(key: String, meta: &std::fs::Metadata) -> Listed {
 type Found = Vec<(Listed, Option<PathBuf>)>;
 
 /// Every file below `dir`, folders walked in parallel (on the caller's
-/// rayon pool). Keys are `prefix/name`.
-fn walk(dir: &Path, prefix: &str) -> Result<Found, (PathBuf, std::io::Error)> {
-    let entries = std::fs::read_dir(dir)
-        .and_then(|entries| entries.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| (dir.to_path_buf(), e))?;
-    let found = entries
+/// rayon pool). Keys are `prefix/name`. Each folder's files are gathered
+/// into one list, and the lists are joined once at the end: a trail holds
+/// hundreds of thousands of files, seven folders deep, and passing them up
+/// level by level copied every one of them at each level.
+fn walk(dir: &Path) -> Result<Found, (PathBuf, std::io::Error)> {
+    let walked = Walked::default();
+    rayon::scope(|scope| walk_folder(scope, dir.to_path_buf(), String::new(), &walked));
+    if let Some(error) = walked
+        .error
+        .into_inner()
+        .expect("no walker panics holding it")
+    {
+        return Err(error);
+    }
+    let folders = walked
+        .folders
+        .into_inner()
+        .expect("no walker panics holding it");
+    let mut found = Vec::with_capacity(folders.iter().map(Vec::len).sum());
+    for files in folders {
+        found.extend(files);
+    }
+    Ok(found)
+}
+
+/// What the folders of one walk found: each folder's files, and the first
+/// error (after which no further folder is read).
+#[derive(Default)]
+struct Walked {
+    folders: Mutex<Vec<Found>>,
+    error: Mutex<Option<(PathBuf, std::io::Error)>>,
+}
+
+/// Lists the folder `dir` (whose key is `prefix`): its subfolders are walked
+/// as tasks of `scope`, its files' sizes and times read in parallel.
+fn walk_folder<'s>(scope: &rayon::Scope<'s>, dir: PathBuf, prefix: String, walked: &'s Walked) {
+    let fail = |error: (PathBuf, std::io::Error)| {
+        walked
+            .error
+            .lock()
+            .expect("no walker panics holding it")
+            .get_or_insert(error);
+    };
+    if walked
+        .error
+        .lock()
+        .expect("no walker panics holding it")
+        .is_some()
+    {
+        return;
+    }
+    let entries = match std::fs::read_dir(&dir).and_then(|e| e.collect::<Result<Vec<_>, _>>()) {
+        Ok(entries) => entries,
+        Err(e) => return fail((dir, e)),
+    };
+    let key_of = |entry: &std::fs::DirEntry| {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        }
+    };
+    let mut files = Vec::with_capacity(entries.len());
+    for entry in entries {
+        // The kind comes with the folder's listing: no `stat` needed.
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => {
+                let key = key_of(&entry);
+                scope.spawn(move |scope| walk_folder(scope, entry.path(), key, walked));
+            }
+            Ok(_) => files.push(entry),
+            Err(e) => return fail((entry.path(), e)),
+        }
+    }
+    let listed = files
         .par_iter()
         .map(|entry| {
             let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let key = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}/{name}")
-            };
             let kind = entry.file_type().map_err(|e| (path.clone(), e))?;
             // Links to files are followed; links to folders are not (no cycles).
             let meta = if kind.is_symlink() {
@@ -223,17 +287,21 @@ fn walk(dir: &Path, prefix: &str) -> Result<Found, (PathBuf, std::io::Error)> {
                 entry.metadata()
             }
             .map_err(|e| (path.clone(), e))?;
-            if meta.is_dir() && !kind.is_symlink() {
-                walk(&path, &key)
-            } else if meta.is_file() {
+            Ok(meta.is_file().then(|| {
                 let exact = path.to_str().is_none().then_some(path);
-                Ok(vec![(listed(key, &meta), exact)])
-            } else {
-                Ok(Vec::new())
-            }
+                (listed(key_of(entry), &meta), exact)
+            }))
         })
-        .collect::<Result<Vec<Found>, _>>()?;
-    Ok(found.into_iter().flatten().collect())
+        .filter_map(Result::transpose)
+        .collect::<Result<Found, _>>();
+    match listed {
+        Ok(listed) => walked
+            .folders
+            .lock()
+            .expect("no walker panics holding it")
+            .push(listed),
+        Err(error) => fail(error),
+    }
 }
 
 #[cfg(test)]
@@ -324,6 +392,42 @@ mod tests {
         let path = listed[0].path().unwrap();
         assert_eq!(path, dir.path().join(name));
         assert_eq!(std::fs::read(path).unwrap(), b"bytes");
+    }
+
+    #[test]
+    fn links_to_files_are_followed_and_links_to_folders_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("input");
+        let deep = root.join("a/b/c");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("x.json.gz"), b"123").unwrap();
+        std::fs::write(root.join("a/y.json.gz"), b"12345").unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("z.json.gz"), b"1").unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("z.json.gz"), root.join("a/b/z.json.gz"))
+            .unwrap();
+        std::os::unix::fs::symlink(&elsewhere, root.join("folder-link")).unwrap();
+        let listed = list(root.to_str().unwrap(), &Filter::default()).unwrap();
+        let found: Vec<_> = listed.iter().map(|o| (&*o.key, o.size)).collect();
+        assert_eq!(
+            found,
+            [
+                ("a/b/c/x.json.gz", 3),
+                ("a/b/z.json.gz", 1),
+                ("a/y.json.gz", 5)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_broken_link_stops_the_listing_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let link = dir.path().join("sub/gone.json.gz");
+        std::os::unix::fs::symlink(dir.path().join("nothing"), &link).unwrap();
+        let err = list(dir.path().to_str().unwrap(), &Filter::default()).unwrap_err();
+        assert_eq!(err.to_string(), format!("{}: cannot read", link.display()));
     }
 
     #[test]
