@@ -4,12 +4,12 @@
 //! name a kept event lets a scan run near the speed of decompression.
 //!
 //! One pass over 64-byte blocks computes bit masks of quotes, backslashes,
-//! brackets and a few letters (AVX-512 or AVX2 on x86-64, a byte loop
+//! brackets and the quotes that have the letters of `"eventName"` or
+//! `"eventSource"` before them (AVX-512 or AVX2 on x86-64, a byte loop
 //! elsewhere). As in simdjson's first stage, the quotes and backslashes give
 //! which bytes lie inside strings; the brackets outside strings give each
-//! record's extent, and closing quotes with the right letters before them
-//! place the keys `"eventName"` and `"eventSource"` by depth. Only a document
-//! with a byte above 0x7f is then checked for UTF-8 in full.
+//! record's extent, and those closing quotes place the two keys by depth.
+//! Only a document with a byte above 0x7f is then checked for UTF-8 in full.
 //!
 //! A record is left unparsed, and counted as not fedtrail's, only when it
 //! has exactly one `eventName` and one `eventSource` key at its top level,
@@ -110,7 +110,7 @@ fn walk_with(
     doc: &[u8],
     base: usize,
     spans: &mut Vec<Span>,
-    masks: impl Fn(&[u8; 64]) -> RawMasks,
+    masks: impl Fn(&Block) -> RawMasks,
 ) -> Option<bool> {
     let mut walk = Walk {
         doc,
@@ -120,24 +120,35 @@ fn walk_with(
         first: true,
         record: Record::default(),
         state: BlockState::default(),
-        high: 0,
+        high: false,
     };
-    let body = &doc[base..];
-    let mut blocks = body.chunks_exact(64);
+    let mut padded = [b' '; BEFORE + 64];
     let mut at = base;
-    for block in blocks.by_ref() {
-        walk.block(at, masks(block.try_into().expect("64 bytes")))?;
+    while at < doc.len() {
+        let block = match doc.get(at.wrapping_sub(BEFORE)..at + 64) {
+            Some(block) if at >= BEFORE => block.try_into().expect("BEFORE + 64 bytes"),
+            // The first and the last block, copied with spaces around them.
+            _ => {
+                padded.fill(b' ');
+                let before = &doc[at.saturating_sub(BEFORE)..at];
+                padded[BEFORE - before.len()..BEFORE].copy_from_slice(before);
+                let rest = &doc[at..doc.len().min(at + 64)];
+                padded[BEFORE..BEFORE + rest.len()].copy_from_slice(rest);
+                &padded
+            }
+        };
+        walk.block(at, masks(block))?;
         at += 64;
     }
-    let rest = blocks.remainder();
-    if !rest.is_empty() {
-        let mut block = [b' '; 64];
-        block[..rest.len()].copy_from_slice(rest);
-        walk.block(at, masks(&block))?;
-    }
     let gap = &doc[walk.gap_from..];
-    (walk.depth == 0 && walk.state.in_string == 0 && is_gap(gap, b"")).then_some(walk.high == 0)
+    (walk.depth == 0 && walk.state.in_string == 0 && is_gap(gap, b"")).then_some(!walk.high)
 }
+
+/// A 64-byte block to compute the masks of, with the `BEFORE` bytes that
+/// precede it (spaces before the document's start), which the letters of a
+/// key may lie in.
+type Block = [u8; BEFORE + 64];
+const BEFORE: usize = 16;
 
 /// The state of a walk over the brackets and keys outside strings.
 struct Walk<'a, 'b> {
@@ -150,8 +161,8 @@ struct Walk<'a, 'b> {
     /// The record being walked.
     record: Record<'a>,
     state: BlockState,
-    /// The high bits of every byte walked.
-    high: u64,
+    /// Whether some byte walked is above 0x7f.
+    high: bool,
 }
 
 /// What a record's own keys say about it.
@@ -183,7 +194,8 @@ impl<'a> Walk<'a, '_> {
             let bit = bits & bits.wrapping_neg();
             let pos = at + bits.trailing_zeros() as usize;
             bits ^= bit;
-            let opens = raw.open & bit != 0;
+            // `{` and `[` have bit 0x02 set, `}` and `]` do not.
+            let opens = self.doc[pos] & 0x02 != 0;
             if keys & bit != 0 {
                 self.key(pos);
             } else if self.depth > RECORD_DEPTH || self.depth == RECORD_DEPTH && opens {
@@ -368,24 +380,22 @@ fn is_kept(name: &[u8]) -> bool {
         .is_some_and(|names| names.contains(&name))
 }
 
-/// The bit masks of one 64-byte block's bytes (bit i is byte i).
+/// The bit masks of one 64-byte block's bytes (bit i is byte i). As few
+/// as the walk needs: turning a vector into a mask is the costly step of
+/// the AVX2 kernel.
 #[derive(Debug, PartialEq, Eq)]
 struct RawMasks {
     quote: u64,
     /// [`prefix_xor`] of `quote`.
     quote_prefix: u64,
     backslash: u64,
-    /// `{` or `[`.
-    open: u64,
-    /// `}` or `]`.
-    close: u64,
-    /// The letters that place the keys: `N` and `v` of `"eventName"`, `S`
-    /// and `v` of `"eventSource"`.
-    n: u64,
-    s: u64,
-    v: u64,
-    /// Bytes above 0x7f.
-    high: u64,
+    /// `{`, `[`, `}` or `]` (the walk tells them apart by the byte).
+    bracket: u64,
+    /// Quotes that may close the key `"eventName"` (`N` 4 bytes and `v` 8
+    /// bytes before them) or `"eventSource"` (`S` 6 and `v` 10 bytes before).
+    key: u64,
+    /// Whether any byte is above 0x7f.
+    high: bool,
 }
 
 /// What carries from one block to the next.
@@ -395,10 +405,6 @@ struct BlockState {
     escaped: u64,
     /// All ones when the previous block ended inside a string.
     in_string: u64,
-    /// The previous block's letter masks, for keys that straddle blocks.
-    n: u64,
-    s: u64,
-    v: u64,
 }
 
 impl BlockState {
@@ -418,13 +424,7 @@ impl BlockState {
         let inside = inside ^ self.in_string;
         self.in_string = ((inside as i64) >> 63) as u64;
         let closing = quotes & !inside;
-        // The closing quote of `"eventName"` has `N` 4 bytes and `v` 8 bytes
-        // before it; that of `"eventSource"`, `S` 6 and `v` 10 bytes before.
-        let back = |now: u64, before: u64, k: u32| (now << k) | (before >> (64 - k));
-        let name = back(raw.n, self.n, 4) & back(raw.v, self.v, 8);
-        let source = back(raw.s, self.s, 6) & back(raw.v, self.v, 10);
-        (self.n, self.s, self.v) = (raw.n, raw.s, raw.v);
-        ((raw.open | raw.close) & !inside, closing & (name | source))
+        (raw.bracket & !inside, closing & raw.key)
     }
 
     /// The bytes escaped by a backslash (simdjson's odd-run rule).
@@ -456,26 +456,27 @@ fn prefix_xor(mut x: u64) -> u64 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512bw,pclmulqdq")]
 #[inline]
-unsafe fn raw_masks_avx512(block: &[u8; 64]) -> RawMasks {
+unsafe fn raw_masks_avx512(block: &Block) -> RawMasks {
     use std::arch::x86_64::*;
-    // SAFETY: the caller checked for AVX-512BW and PCLMULQDQ; the load is the 64-byte
-    // array.
+    // SAFETY: the caller checked for AVX-512BW and PCLMULQDQ; every load is
+    // 64 bytes inside the block and the `BEFORE` bytes before it (at most
+    // 10 bytes back).
     unsafe {
-        let v = _mm512_loadu_si512(block.as_ptr().cast());
+        let at = |back: usize| _mm512_loadu_si512(block.as_ptr().add(BEFORE - back).cast());
+        let v = at(0);
         // `[` and `{` differ only in bit 0x20, as do `]` and `}`.
         let folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
         let eq = |x, c: u8| _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(c as i8));
         let quote = eq(v, b'"');
+        let name = eq(at(4), b'N') & eq(at(8), b'v');
+        let source = eq(at(6), b'S') & eq(at(10), b'v');
         RawMasks {
             quote,
             quote_prefix: clmul_prefix_xor(quote),
             backslash: eq(v, b'\\'),
-            open: eq(folded, b'{'),
-            close: eq(folded, b'}'),
-            n: eq(v, b'N'),
-            s: eq(v, b'S'),
-            v: eq(v, b'v'),
-            high: _mm512_movepi8_mask(v),
+            bracket: eq(folded, b'{') | eq(folded, b'}'),
+            key: quote & (name | source),
+            high: _mm512_movepi8_mask(v) != 0,
         }
     }
 }
@@ -483,31 +484,45 @@ unsafe fn raw_masks_avx512(block: &[u8; 64]) -> RawMasks {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,pclmulqdq")]
 #[inline]
-unsafe fn raw_masks_avx2(block: &[u8; 64]) -> RawMasks {
+unsafe fn raw_masks_avx2(block: &Block) -> RawMasks {
     use std::arch::x86_64::*;
-    // SAFETY: the caller checked for AVX2 and PCLMULQDQ; each load is 32 bytes inside the
-    // 64-byte array.
+    // SAFETY: the caller checked for AVX2 and PCLMULQDQ; every load is 32
+    // bytes inside the block and the `BEFORE` bytes before it (at most 10
+    // bytes back).
     unsafe {
-        let half = |i: usize| _mm256_loadu_si256(block.as_ptr().add(i * 32).cast());
-        let (lo, hi) = (half(0), half(1));
-        let lower = _mm256_set1_epi8(0x20);
-        let (flo, fhi) = (_mm256_or_si256(lo, lower), _mm256_or_si256(hi, lower));
-        let bits = |v| u64::from(_mm256_movemask_epi8(v) as u32);
-        let eq = |lo, hi, c: u8| {
-            let c = _mm256_set1_epi8(c as i8);
-            bits(_mm256_cmpeq_epi8(lo, c)) | bits(_mm256_cmpeq_epi8(hi, c)) << 32
+        // The 32 bytes `back` bytes before half `i` of the block.
+        let at = |i: usize, back: usize| {
+            _mm256_loadu_si256(block.as_ptr().add(BEFORE + i * 32 - back).cast())
         };
-        let quote = eq(lo, hi, b'"');
+        let bits = |v| u64::from(_mm256_movemask_epi8(v) as u32);
+        // Vectors are combined first, so that each mask costs two
+        // `movemask`s.
+        let half = |i: usize| {
+            let v = at(i, 0);
+            let is = |x, c: u8| _mm256_cmpeq_epi8(x, _mm256_set1_epi8(c as i8));
+            // `[` and `{` differ only in bit 0x20, as do `]` and `}`.
+            let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+            let quote = is(v, b'"');
+            let name = _mm256_and_si256(is(at(i, 4), b'N'), is(at(i, 8), b'v'));
+            let source = _mm256_and_si256(is(at(i, 6), b'S'), is(at(i, 10), b'v'));
+            (
+                quote,
+                is(v, b'\\'),
+                _mm256_or_si256(is(folded, b'{'), is(folded, b'}')),
+                _mm256_and_si256(quote, _mm256_or_si256(name, source)),
+                v,
+            )
+        };
+        let (lo, hi) = (half(0), half(1));
+        let join = |a, b| bits(a) | bits(b) << 32;
+        let quote = join(lo.0, hi.0);
         RawMasks {
             quote,
             quote_prefix: clmul_prefix_xor(quote),
-            backslash: eq(lo, hi, b'\\'),
-            open: eq(flo, fhi, b'{'),
-            close: eq(flo, fhi, b'}'),
-            n: eq(lo, hi, b'N'),
-            s: eq(lo, hi, b'S'),
-            v: eq(lo, hi, b'v'),
-            high: bits(lo) | bits(hi) << 32,
+            backslash: join(lo.1, hi.1),
+            bracket: join(lo.2, hi.2),
+            key: join(lo.3, hi.3),
+            high: _mm256_movemask_epi8(_mm256_or_si256(lo.4, hi.4)) != 0,
         }
     }
 }
@@ -522,29 +537,28 @@ unsafe fn clmul_prefix_xor(x: u64) -> u64 {
     _mm_cvtsi128_si64(product) as u64
 }
 
-fn scalar_masks(block: &[u8; 64]) -> RawMasks {
+fn scalar_masks(block: &Block) -> RawMasks {
     let mut m = RawMasks {
         quote: 0,
         quote_prefix: 0,
         backslash: 0,
-        open: 0,
-        close: 0,
-        n: 0,
-        s: 0,
-        v: 0,
-        high: 0,
+        bracket: 0,
+        key: 0,
+        high: false,
     };
-    for (i, &b) in block.iter().enumerate() {
+    for i in 0..64 {
         let bit = 1u64 << i;
-        match b {
-            b'"' => m.quote |= bit,
+        let back = |k: usize| block[BEFORE + i - k];
+        match block[BEFORE + i] {
+            b'"' => {
+                m.quote |= bit;
+                if back(4) == b'N' && back(8) == b'v' || back(6) == b'S' && back(10) == b'v' {
+                    m.key |= bit;
+                }
+            }
             b'\\' => m.backslash |= bit,
-            b'{' | b'[' => m.open |= bit,
-            b'}' | b']' => m.close |= bit,
-            b'N' => m.n |= bit,
-            b'S' => m.s |= bit,
-            b'v' => m.v |= bit,
-            0x80.. => m.high |= bit,
+            b'{' | b'[' | b'}' | b']' => m.bracket |= bit,
+            0x80.. => m.high = true,
             _ => {}
         }
     }
@@ -793,13 +807,20 @@ mod tests {
     #[test]
     fn simd_masks_match_the_byte_loop() {
         let mut state = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..2000 {
-            let mut block = [0u8; 64];
+        for round in 0..4000 {
+            let mut block = [0u8; BEFORE + 64];
             for b in &mut block {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
                 *b = b"\"\\{}[]ab: ,NSv\xc3\xff\x7f"[(state % 17) as usize];
+            }
+            if round % 2 == 0 {
+                // Most blocks are ASCII.
+                block
+                    .iter_mut()
+                    .filter(|b| **b > 0x7f)
+                    .for_each(|b| *b = b'a');
             }
             let want = scalar_masks(&block);
             if std::arch::is_x86_feature_detected!("avx2")
