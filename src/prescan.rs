@@ -598,6 +598,25 @@ mod tests {
     }
 
     #[test]
+    fn kept_names_and_only_they_are_kept() {
+        let kept = kept_event_names();
+        for name in &kept {
+            assert!(is_kept(name.as_bytes()), "{name}");
+            let name = name.as_bytes();
+            for i in 0..name.len() {
+                let mut other = name.to_vec();
+                other[i] ^= 0x20;
+                assert!(!is_kept(&other), "{}", String::from_utf8_lossy(&other));
+            }
+            assert!(!is_kept(&name[1..]) && !is_kept(&name[..name.len() - 1]));
+            assert!(!is_kept(&[name, b"x"].concat()));
+        }
+        for name in ["GetObject", "AssumeRole", "", "A", "ConsoleLogins"] {
+            assert!(!is_kept(name.as_bytes()), "{name}");
+        }
+    }
+
+    #[test]
     fn doubtful_records_are_parsed() {
         let doubtful = [
             // no source, no name, an empty name, a name with an escape
