@@ -509,8 +509,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         findings: &findings,
         run: &run,
     };
-    // The dataset's files are written in parallel, on the run's threads.
-    pool.install(|| dataset.publish(&report))?;
+    dataset.publish(&report)?;
     if let Some(copy) = &cfg.state {
         sinks::replace_file_with_copy(copy, &cfg.out.join(state::FILE_NAME))?;
     }

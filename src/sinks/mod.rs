@@ -12,7 +12,6 @@ pub mod summary;
 
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use self::atomic::Staging;
@@ -242,78 +241,62 @@ fn is_replaceable(out: &Path) -> Result<bool, SinkError> {
 }
 
 /// Rows per Parquet row group of the large tables (events, objects): one
-/// group's columns are built at a time per file, and polars holds up to
-/// about 1 KB per row while it does, so this bounds the write's memory (16
-/// MB per thread) whatever the size of a day or of the trail.
+/// group's columns are built at a time, and polars holds up to about 1 KB
+/// per row while it does, so this bounds the write's memory (16 MB)
+/// whatever the size of a day or of the trail.
 const ROWS_PER_GROUP: usize = 16_384;
 
-/// One file (or a few small ones) of the dataset, written on its own.
-type Job<'a> = Box<dyn FnOnce() -> Result<(), SinkError> + Send + 'a>;
-
-/// Writes every file of the dataset into `dir`. The files do not depend on
-/// each other, so they are written in parallel, on the caller's rayon pool:
-/// polars encodes and compresses a file's pages mostly on one thread, and
-/// the write was the longest part of a scan that runs on one thread.
 fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     let events_dir = dir.join("events");
     std::fs::create_dir(&events_dir).map_err(|e| SinkError::io(&events_dir, e))?;
     // Events are sorted by time, so each date is one contiguous run. One day
-    // per file: a day's frame is the largest thing a job holds.
+    // at a time: a day's frame is the largest thing held while writing.
     let day_of = |t: Micros| t.div_euclid(MICROS_PER_DAY);
-    let mut jobs: Vec<Job<'_>> = report
+    for day in report
         .merged
         .events
         .chunk_by(|a, b| day_of(a.event_time) == day_of(b.event_time))
-        .map(|day| {
-            let part = events_dir.join(format!("date={}", date_of(day[0].event_time)));
-            Box::new(move || {
-                std::fs::create_dir(&part).map_err(|e| SinkError::io(&part, e))?;
-                parquet::write_in_groups(
-                    &part.join("part-0.parquet"),
-                    day,
-                    ROWS_PER_GROUP,
-                    parquet::events_frame,
-                )
-            }) as Job<'_>
-        })
-        .collect();
-    jobs.push(Box::new(|| {
+    {
+        let part = events_dir.join(format!("date={}", date_of(day[0].event_time)));
+        std::fs::create_dir(&part).map_err(|e| SinkError::io(&part, e))?;
         parquet::write_in_groups(
-            &dir.join("objects.parquet"),
-            &report.merged.objects,
+            &part.join("part-0.parquet"),
+            day,
             ROWS_PER_GROUP,
-            parquet::objects_frame,
-        )
-    }));
-    jobs.push(Box::new(|| {
-        parquet::write(
-            &dir.join("failures.parquet"),
-            parquet::failures_frame(report.failures),
+            parquet::events_frame,
         )?;
-        parquet::write(
-            &dir.join("timeline.parquet"),
-            parquet::timeline_frame(report.timeline),
-        )?;
-        parquet::write(
-            &dir.join("incidents.parquet"),
-            parquet::incidents_frame(report.incidents),
-        )?;
-        parquet::write(
-            &dir.join("findings.parquet"),
-            parquet::findings_frame(report.findings),
-        )?;
-        parquet::write(
-            &dir.join("changes.parquet"),
-            parquet::changes_frame(&report.merged.changes),
-        )
-    }));
-    jobs.push(Box::new(|| {
-        let run = serde_json::to_string_pretty(report.run).expect("RunInfo serialises");
-        write_text(&dir.join("run.json"), &(run + "\n"))?;
-        write_text(&dir.join("summary.md"), &summary::markdown(report))?;
-        write_text(&dir.join("report.html"), &html::render(report))
-    }));
-    jobs.into_par_iter().try_for_each(|job| job())
+    }
+    parquet::write(
+        &dir.join("failures.parquet"),
+        parquet::failures_frame(report.failures),
+    )?;
+    parquet::write(
+        &dir.join("timeline.parquet"),
+        parquet::timeline_frame(report.timeline),
+    )?;
+    parquet::write(
+        &dir.join("incidents.parquet"),
+        parquet::incidents_frame(report.incidents),
+    )?;
+    parquet::write(
+        &dir.join("findings.parquet"),
+        parquet::findings_frame(report.findings),
+    )?;
+    parquet::write(
+        &dir.join("changes.parquet"),
+        parquet::changes_frame(&report.merged.changes),
+    )?;
+    parquet::write_in_groups(
+        &dir.join("objects.parquet"),
+        &report.merged.objects,
+        ROWS_PER_GROUP,
+        parquet::objects_frame,
+    )?;
+    let run = serde_json::to_string_pretty(report.run).expect("RunInfo serialises");
+    write_text(&dir.join("run.json"), &(run + "\n"))?;
+    write_text(&dir.join("summary.md"), &summary::markdown(report))?;
+    write_text(&dir.join("report.html"), &html::render(report))?;
+    Ok(())
 }
 
 /// Rewrites `summary.md` and `report.html` in an existing dataset folder,
