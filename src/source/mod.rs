@@ -271,15 +271,14 @@ fn walk_folder<'s>(scope: &rayon::Scope<'s>, dir: PathBuf, prefix: String, walke
                 let key = key_of(&entry);
                 scope.spawn(move |scope| walk_folder(scope, entry.path(), key, walked));
             }
-            Ok(_) => files.push(entry),
+            Ok(kind) => files.push((entry, kind)),
             Err(e) => return fail((entry.path(), e)),
         }
     }
     let listed = files
         .par_iter()
-        .map(|entry| {
+        .map(|(entry, kind)| {
             let path = entry.path();
-            let kind = entry.file_type().map_err(|e| (path.clone(), e))?;
             // Links to files are followed; links to folders are not (no cycles).
             let meta = if kind.is_symlink() {
                 std::fs::metadata(&path)
