@@ -125,8 +125,11 @@ fn walk_with(
     let mut padded = [b' '; BEFORE + 64];
     let mut at = base;
     while at < doc.len() {
-        let block = match doc.get(at.wrapping_sub(BEFORE)..at + 64) {
-            Some(block) if at >= BEFORE => block.try_into().expect("BEFORE + 64 bytes"),
+        let block = match at
+            .checked_sub(BEFORE)
+            .and_then(|from| doc.get(from..at + 64))
+        {
+            Some(block) => block.try_into().expect("BEFORE + 64 bytes"),
             // The first and the last block, copied with spaces around them.
             _ => {
                 padded.fill(b' ');
