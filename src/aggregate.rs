@@ -5,7 +5,6 @@
 //! `failures` and `timeline` tables. Plain functions over plain data.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -69,12 +68,12 @@ pub struct RunCounts {
     pub changes_written: u64,
 }
 
-/// The merged run.
+/// The merged run. (Not the objects table: its rows are written as
+/// objects finish, see `sinks::objects`.)
 #[derive(Debug, Clone, Default)]
 pub struct Merged {
     pub events: Vec<FedEvent>,
     pub changes: Vec<ConfigChange>,
-    pub objects: Vec<ObjectReport>,
     pub counts: RunCounts,
 }
 
@@ -129,26 +128,25 @@ pub fn merge(mut outputs: Vec<ObjectOutput>) -> Merged {
     outputs
         .sort_by(|a, b| (&a.report.source, &a.report.key).cmp(&(&b.report.source, &b.report.key)));
     let mut gathered = Gathered::default();
-    let reports = outputs
-        .into_iter()
-        .enumerate()
-        .map(|(rank, out)| gathered.take(rank as u32, out))
-        .collect();
-    merge_gathered(gathered, reports)
+    for (rank, out) in outputs.into_iter().enumerate() {
+        gathered.take(rank as u32, out);
+    }
+    merge_gathered(gathered)
 }
 
 /// [`merge`] for a run whose outputs were [`Gathered`] as objects
-/// finished, leaving their `reports`.
-pub fn merge_gathered(gathered: Gathered, reports: Vec<ObjectReport>) -> Merged {
-    let (merged, gathered) = gather(gathered, reports);
+/// finished.
+pub fn merge_gathered(mut gathered: Gathered) -> Merged {
+    let merged = Merged {
+        counts: std::mem::take(&mut gathered.counts),
+        ..Merged::default()
+    };
     finish(merged, gathered)
 }
 
 /// What an incremental run kept of the report it merged into.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Carried {
-    /// Object rows kept from earlier runs (their objects were not read again).
-    pub objects: u64,
     pub events: u64,
     pub changes: u64,
 }
@@ -156,38 +154,15 @@ pub struct Carried {
 /// Merges this run's outputs onto a previous report (an incremental run).
 /// Every object read again in this run (`reread`: display names, the
 /// `source_object` of its rows) has its earlier events and changes
-/// replaced; everything else of the previous report is kept. An object
-/// only skipped in this run keeps its earlier row. Counts of records and
-/// objects are this run's; the written counts are the whole report's.
-/// This run's outputs were `gathered` as objects finished, leaving `reports`.
+/// replaced; everything else of the previous report is kept. Counts of
+/// records and objects are this run's; the written counts are the whole
+/// report's. (Object rows are merged as they are written: see
+/// `sinks::objects`.)
 pub fn merge_onto(
     previous: Merged,
-    gathered: Gathered,
-    reports: Vec<ObjectReport>,
+    mut gathered: Gathered,
     reread: &HashSet<String>,
 ) -> (Merged, Carried) {
-    let (mut merged, mut gathered) = gather(gathered, reports);
-    let mut carried = Carried::default();
-    let id = |o: &ObjectReport| (o.source.clone(), o.key.clone());
-    let now: HashSet<(Arc<str>, Arc<str>)> = merged
-        .objects
-        .iter()
-        .filter(|o| o.status != ObjectStatus::Skipped)
-        .map(id)
-        .collect();
-    let mut kept: Vec<ObjectReport> = previous
-        .objects
-        .into_iter()
-        .filter(|o| !now.contains(&id(o)))
-        .collect();
-    carried.objects = kept.len() as u64;
-    let earlier: HashSet<(Arc<str>, Arc<str>)> = kept.iter().map(id).collect();
-    // Skipped now, read before: the earlier row stands.
-    merged.objects.retain(|o| !earlier.contains(&id(o)));
-    kept.append(&mut merged.objects);
-    kept.sort_by(|a, b| (&a.source, &a.key).cmp(&(&b.source, &b.key)));
-    merged.objects = kept;
-
     let mut events: Vec<FedEvent> = previous
         .events
         .into_iter()
@@ -198,25 +173,16 @@ pub fn merge_onto(
         .into_iter()
         .filter(|c| !reread.contains(&*c.source_object))
         .collect();
-    carried.events = events.len() as u64;
-    carried.changes = changes.len() as u64;
+    let carried = Carried {
+        events: events.len() as u64,
+        changes: changes.len() as u64,
+    };
     // Earlier rows first (rank 0): on equal times they keep their place.
     gathered.event_ties.extend(0..events.len() as u64);
     gathered.events.append(&mut events);
     gathered.change_ties.extend(0..changes.len() as u64);
     gathered.changes.append(&mut changes);
-    (finish(merged, gathered), carried)
-}
-
-/// This run's reports in object order, with the counts gathered.
-fn gather(mut gathered: Gathered, mut reports: Vec<ObjectReport>) -> (Merged, Gathered) {
-    reports.sort_by(|a, b| (&a.source, &a.key).cmp(&(&b.source, &b.key)));
-    let merged = Merged {
-        objects: reports,
-        counts: std::mem::take(&mut gathered.counts),
-        ..Merged::default()
-    };
-    (merged, gathered)
+    (merge_gathered(gathered), carried)
 }
 
 /// Sorts and de-duplicates events and changes, drops role-policy changes of
@@ -559,7 +525,6 @@ mod tests {
         assert_eq!(m.counts.unrelated_role_changes, 1);
         let kept: Vec<_> = m.changes.iter().map(|c| c.event_name.as_str()).collect();
         assert_eq!(kept, ["AttachRolePolicy", "UpdateAssumeRolePolicy"]);
-        assert_eq!(&*m.objects[0].key, "a");
         assert_eq!(
             (
                 m.counts.objects_read,
@@ -590,12 +555,10 @@ mod tests {
         let want = merge(outputs());
         // Finished in the order c, a, b; ranked by key.
         let mut gathered = Gathered::default();
-        let reports = outputs()
-            .into_iter()
-            .zip([2, 0, 1])
-            .map(|(out, rank)| gathered.take(rank, out))
-            .collect();
-        let got = merge_gathered(gathered, reports);
+        for (out, rank) in outputs().into_iter().zip([2, 0, 1]) {
+            gathered.take(rank, out);
+        }
+        let got = merge_gathered(gathered);
         let ids = |m: &Merged| -> Vec<String> {
             m.events
                 .iter()
@@ -610,7 +573,6 @@ mod tests {
             "a's z, not c's"
         );
         assert_eq!(got.changes, want.changes);
-        assert_eq!(got.objects, want.objects);
         assert_eq!(got.counts, want.counts);
     }
 

@@ -7,11 +7,11 @@
 //! per-object loop that feeds records to `classify` and counts what became
 //! of each.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -28,10 +28,11 @@ use crate::fetch::{self, Fetched, S3Options};
 use crate::filter::Filter;
 use crate::model::{ConfigChange, FedEvent, ObjectReport, ObjectStatus};
 use crate::redact::Redactor;
-use crate::sinks::load::{self, LoadError};
+use crate::sinks::load::{self, LoadError, Loaded};
+use crate::sinks::objects::{InOrder, ObjectsTable, Problems};
 use crate::sinks::{
-    self, Dataset, Durations, IncidentSettings, Incremental, ReasonCount, Report, RunInfo,
-    S3Requests, Selection, SinkError, Throughput,
+    self, Dataset, Durations, IncidentSettings, Incremental, Report, RunInfo, S3Requests,
+    Selection, SinkError, Throughput,
 };
 use crate::source::s3::{Requests, S3Url};
 use crate::source::{self, Location, ObjectRef, SourceError};
@@ -135,8 +136,10 @@ pub fn rerender(dir: &Path) -> Result<String, RerenderError> {
     let merged = &loaded.merged;
     let params = IncidentParams::from(&loaded.run.incident_detection);
     let d = Derived::of(merged, &params);
+    let problems = Problems::of(&loaded.objects);
     let report = Report {
         merged,
+        problems: &problems,
         failures: &d.failures,
         timeline: &d.timeline,
         incidents: &d.incidents,
@@ -159,7 +162,7 @@ pub fn rerender(dir: &Path) -> Result<String, RerenderError> {
 fn previous_report(
     cfg: &ScanConfig,
     state_file: &Path,
-) -> Result<Option<(State, Merged)>, ScanError> {
+) -> Result<Option<(State, Loaded)>, ScanError> {
     if cfg.full {
         return Ok(None);
     }
@@ -187,7 +190,49 @@ fn previous_report(
         return Ok(None);
     }
     let loaded = load::load(&cfg.out).map_err(ScanError::Previous)?;
-    Ok(Some((state, loaded.merged)))
+    Ok(Some((state, loaded)))
+}
+
+/// What the workers hand over as each object finishes, under one lock.
+struct Collector {
+    /// Events, changes and counts.
+    gathered: aggregate::Gathered,
+    /// Rows of objects that finished before an object listed ahead of them.
+    in_order: InOrder<ObjectReport>,
+    table: ObjectsTable,
+    /// The first error writing the objects table (the run stops with it).
+    error: Option<SinkError>,
+    /// For each object read: whether it was read whole.
+    read_now: Vec<Option<bool>>,
+    /// Under `--strict`: the first unreadable object in key order, and why.
+    unreadable: Option<(usize, String)>,
+}
+
+impl Collector {
+    /// Takes the output of object `i` of `n`; `expected(j)` says whether
+    /// object `j` is read in this run.
+    fn take(&mut self, i: usize, out: ObjectOutput, n: usize, expected: impl Fn(usize) -> bool) {
+        let report = self.gathered.take(i as u32, out);
+        if report.status != ObjectStatus::Skipped {
+            self.read_now[i] = Some(report.status == ObjectStatus::Ok);
+        }
+        if report.status == ObjectStatus::Unreadable
+            && self.unreadable.as_ref().is_none_or(|(j, _)| i < *j)
+        {
+            let reason = report.reason.clone().unwrap_or_default();
+            self.unreadable = Some((i, reason));
+        }
+        if self.error.is_some() {
+            return;
+        }
+        let table = &mut self.table;
+        if let Err(e) = self
+            .in_order
+            .put(i, report, n, expected, |row| table.push(row))
+        {
+            self.error = Some(e);
+        }
+    }
 }
 
 /// Why an object was not read under `--strict`.
@@ -251,6 +296,10 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             &requests,
         ))?);
     }
+    // One order for everything that follows: the objects table's and the
+    // state's, and the tie-break between events of the same time (whichever
+    // worker finished first). Each input's listing is in key order already.
+    objects.sort_unstable_by(|a, b| (&a.source, &a.key).cmp(&(&b.source, &b.key)));
     let list_s = clock.elapsed().as_secs_f64();
     // Written beside `--out` and put in its place at the end. Begun before
     // the previous report is read: a run that died moving its report into
@@ -262,7 +311,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         .state
         .clone()
         .unwrap_or_else(|| cfg.out.join(state::FILE_NAME));
-    let previous = previous_report(cfg, &state_file)?;
+    let mut previous = previous_report(cfg, &state_file)?;
     // None for the objects decided without reading (skipped, too large).
     let verdicts: Vec<Option<Verdict>> = objects
         .iter()
@@ -284,20 +333,24 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         ..Incremental::default()
     };
 
-    // Each object's place in `(source, key)` order: the tie-break between
-    // events of the same time, whichever worker finished first.
-    // The state file lists objects in the same order.
-    let mut by_key: Vec<usize> = (0..objects.len()).collect();
-    by_key.sort_by(|&a, &b| {
-        (&objects[a].source, &objects[a].key).cmp(&(&objects[b].source, &objects[b].key))
+    // Each object's row is written as soon as it and every object before
+    // it are finished; the previous report's rows are merged in as they go.
+    let previous_rows = previous
+        .as_mut()
+        .map_or_else(Vec::new, |(_, loaded)| std::mem::take(&mut loaded.objects));
+    let table = ObjectsTable::create(&dataset.file("objects.parquet"), previous_rows);
+    let n = objects.len();
+    let collector = Mutex::new(Collector {
+        gathered: aggregate::Gathered::default(),
+        in_order: InOrder::default(),
+        table,
+        error: None,
+        read_now: vec![None; n],
+        unreadable: None,
     });
-    let mut rank = vec![0u32; objects.len()];
-    for (r, &i) in by_key.iter().enumerate() {
-        rank[i] = r as u32;
-    }
-    // Each object's output, taken as soon as it is made.
-    let gathered = Mutex::new(aggregate::Gathered::default());
-    let bar = progress_bar(cfg, objects.len() as u64);
+    // Objects unchanged since the last run are not read, and have no row.
+    let expected = |i: usize| verdicts[i] != Some(Verdict::Unchanged);
+    let bar = progress_bar(cfg, n as u64);
     // Set under --strict once an object is unreadable: later ones are not read.
     let stop = Arc::new(AtomicBool::new(false));
     // The bytes come from `fetch`, called only when the object is read.
@@ -323,25 +376,25 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             }
         }
         bar.inc(1);
-        gathered
+        collector
             .lock()
             .expect("no worker panics holding it")
-            .take(rank[i], out)
+            .take(i, out, n, expected);
     };
     // Objects decided without reading (skipped, too large), local files and
     // LookupEvents documents go straight to the workers; S3 objects come
     // through the fetch stage.
-    let (remote, local): (Vec<usize>, Vec<usize>) = (0..objects.len())
-        .filter(|&i| verdicts[i] != Some(Verdict::Unchanged))
+    let (remote, local): (Vec<usize>, Vec<usize>) = (0..n)
+        .filter(|&i| expected(i))
         .partition(|&i| verdicts[i].is_some() && is_remote(&objects[i]));
-    // Each object's report with the index of its object.
-    let mut indexed: Vec<(usize, ObjectReport)> = pool.install(|| {
-        local
-            .par_iter()
-            .map_init(Scratch::default, |scratch, &i| {
-                (i, finish(i, scratch, &mut || read_in_hand(&objects[i])))
-            })
-            .collect()
+    // Each worker takes the next object in key order, so objects finish
+    // nearly in order and few rows wait for the one before them.
+    let next = AtomicUsize::new(0);
+    pool.broadcast(|_| {
+        let mut scratch = Scratch::default();
+        while let Some(&i) = local.get(next.fetch_add(1, Ordering::Relaxed)) {
+            finish(i, &mut scratch, &mut || read_in_hand(&objects[i]));
+        }
     });
     if let Some(Aws {
         runtime,
@@ -370,47 +423,46 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             tx,
             stop.clone(),
         ));
-        let fetched: Vec<(usize, ObjectReport)> = pool.install(|| {
+        pool.install(|| {
             std::iter::from_fn(|| rx.blocking_recv())
                 .par_bridge()
-                .map_init(Scratch::default, |scratch, (i, bytes)| {
+                .for_each_init(Scratch::default, |scratch, (i, bytes)| {
                     let mut bytes = Some(bytes);
-                    let out = finish(i, scratch, &mut || {
+                    finish(i, scratch, &mut || {
                         bytes.take().expect("an object is read once")
                     });
-                    (i, out)
-                })
-                .collect()
+                });
         });
         // All results were received, so the fetch task has finished.
         let _ = runtime.block_on(fetcher);
-        indexed.extend(fetched);
     }
     bar.finish_and_clear();
+    let Collector {
+        gathered,
+        in_order,
+        table,
+        error,
+        read_now,
+        unreadable,
+    } = collector.into_inner().expect("no worker panics holding it");
     if cfg.strict {
-        if let Some((i, o)) = indexed
-            .iter()
-            .find(|(_, o)| o.status == ObjectStatus::Unreadable)
-        {
-            let object = objects[*i].display();
-            let reason = o.reason.clone().unwrap_or_default();
+        if let Some((i, reason)) = unreadable {
+            let object = objects[i].display();
             return Err(ScanError::Strict { object, reason });
         }
     }
+    if let Some(error) = error {
+        return Err(error.into());
+    }
+    debug_assert_eq!(in_order.waiting(), 0, "every row was written");
+    let written = table.finish()?;
     let process_s = clock.elapsed().as_secs_f64() - list_s;
 
     // The next state: this run's listing only (so it does not grow without
     // end), each object the report now holds as it is, written as it is
     // worked out.
     let (last_state, previous) = previous.unzip();
-    // For each object this run read: whether it was read whole.
-    let mut read_now: Vec<Option<bool>> = vec![None; objects.len()];
-    for (i, o) in &indexed {
-        if o.status != ObjectStatus::Skipped {
-            read_now[*i] = Some(o.status == ObjectStatus::Ok);
-        }
-    }
-    let held = by_key.iter().filter_map(|&i| {
+    let held = (0..n).filter_map(|i| {
         let obj = &objects[i];
         if read_now[i] == Some(true) {
             // An object without a version is read again every time.
@@ -429,27 +481,25 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         .map_err(|e| SinkError::io(&state_path, e))?;
     // An incremental run replaces the rows of every object it read again.
     let previous: Option<(Merged, HashSet<String>)> = previous.map(|p| {
-        let reread = (0..objects.len())
+        let reread = (0..n)
             .filter(|&i| read_now[i].is_some())
             .map(|i| objects[i].display())
             .collect();
-        (p, reread)
+        (p.merged, reread)
     });
     // A large trail lists hundreds of thousands of objects: what was only
     // needed to read them goes before the merge and the writing.
-    drop((last_state, read_now, verdicts, rank, by_key));
+    drop((last_state, read_now, verdicts));
     drop(objects);
-    let reports: Vec<ObjectReport> = indexed.into_iter().map(|(_, o)| o).collect();
-    let gathered = gathered.into_inner().expect("no worker panics holding it");
     let (mut merged, carried) = match previous {
-        Some((previous, reread)) => aggregate::merge_onto(previous, gathered, reports, &reread),
+        Some((previous, reread)) => aggregate::merge_onto(previous, gathered, &reread),
         None => (
-            aggregate::merge_gathered(gathered, reports),
+            aggregate::merge_gathered(gathered),
             aggregate::Carried::default(),
         ),
     };
     merged.counts.objects_listed += incremental.objects_unchanged;
-    incremental.carried_objects = carried.objects;
+    incremental.carried_objects = written.carried;
     incremental.carried_events = carried.events;
     incremental.carried_changes = carried.changes;
     let Derived {
@@ -477,8 +527,8 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         },
         threads: cfg.threads,
         incident_detection: IncidentSettings::from(&cfg.incidents),
-        unreadable_by_reason: by_reason(&merged.objects, ObjectStatus::Unreadable),
-        skipped_by_reason: by_reason(&merged.objects, ObjectStatus::Skipped),
+        unreadable_by_reason: written.unreadable_by_reason,
+        skipped_by_reason: written.skipped_by_reason,
         incremental: Some(incremental),
         throughput: Throughput {
             objects_per_s: rate(counts.objects_read as f64),
@@ -503,6 +553,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     run.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
     let report = Report {
         merged: &merged,
+        problems: &written.problems,
         failures: &failures,
         timeline: &timeline,
         incidents: &incidents,
@@ -554,39 +605,6 @@ fn problem_line(obj: &ObjectRef, report: &ObjectReport) -> Option<String> {
         )),
         _ => None,
     }
-}
-
-/// Groups objects of one status by the kind of reason (the text before any
-/// detail in parentheses or after a colon).
-fn by_reason(objects: &[ObjectReport], status: ObjectStatus) -> Vec<ReasonCount> {
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for o in objects.iter().filter(|o| o.status == status) {
-        let reason = o.reason.as_deref().unwrap_or("no reason recorded");
-        *counts.entry(reason_kind(reason)).or_default() += 1;
-    }
-    let mut v: Vec<ReasonCount> = counts
-        .into_iter()
-        .map(|(reason, objects)| ReasonCount { reason, objects })
-        .collect();
-    v.sort_by_key(|r| std::cmp::Reverse(r.objects));
-    v
-}
-
-/// The kind of a reason, for grouping: its text before any detail (after
-/// `(` or `:`), with numbers as `N` ("invalid JSON in record N").
-fn reason_kind(reason: &str) -> String {
-    let head = reason.split(['(', ':']).next().unwrap_or(reason).trim();
-    let mut kind = String::with_capacity(head.len());
-    let mut in_number = false;
-    for c in head.chars() {
-        if !c.is_ascii_digit() {
-            kind.push(c);
-        } else if !in_number {
-            kind.push('N');
-        }
-        in_number = c.is_ascii_digit();
-    }
-    kind
 }
 
 /// The async runtime and AWS clients, made once when an input needs them.

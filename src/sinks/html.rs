@@ -11,7 +11,7 @@ use crate::aggregate::BUCKET;
 use crate::analyze::{human_duration, short_name};
 use crate::classify::taxonomy::class_info;
 use crate::explain::guide::guide;
-use crate::model::{Micros, ObjectStatus, Outcome};
+use crate::model::{Micros, Outcome};
 use crate::time::format_micros;
 
 /// Escapes text for HTML content and attribute values.
@@ -512,12 +512,7 @@ fn changes_section(out: &mut String, report: &Report<'_>) {
 
 fn problems_section(out: &mut String, report: &Report<'_>) {
     let _ = writeln!(out, "<h2>Input problems</h2>");
-    let bad: Vec<_> = report
-        .merged
-        .objects
-        .iter()
-        .filter(|o| o.status == ObjectStatus::Unreadable || o.rejected_records > 0)
-        .collect();
+    let bad = &report.problems.named;
     if bad.is_empty() {
         let _ = writeln!(out, "<p class=\"muted\">Every object listed was read (skipped objects, if any, are in objects.parquet).</p>");
         return;
@@ -527,7 +522,7 @@ fn problems_section(out: &mut String, report: &Report<'_>) {
         "problems",
         &["object", "status", "rejected records", "reason"],
     );
-    for o in bad.iter().take(100) {
+    for o in bad {
         let _ = write!(
             out,
             "<tr><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
@@ -538,6 +533,13 @@ fn problems_section(out: &mut String, report: &Report<'_>) {
         );
     }
     table_end(out);
+    let more = report.problems.total - bad.len() as u64;
+    if more > 0 {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">{more} more in objects.parquet.</p>"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -53,6 +53,8 @@ pub enum LoadError {
 pub struct Loaded {
     pub run: RunInfo,
     pub merged: Merged,
+    /// The rows of `objects.parquet`, in its order (key order).
+    pub objects: Vec<ObjectReport>,
 }
 
 /// Reads `dir`'s run.json, events, changes and objects.
@@ -81,9 +83,9 @@ pub fn load(dir: &Path) -> Result<Loaded, LoadError> {
         merged: Merged {
             events,
             changes,
-            objects,
             counts: run.counts.clone(),
         },
+        objects,
         run,
     })
 }

@@ -7,6 +7,7 @@
 mod atomic;
 pub mod html;
 pub mod load;
+pub mod objects;
 pub mod parquet;
 pub mod summary;
 
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use self::atomic::Staging;
+use self::objects::Problems;
 use crate::aggregate::{FailureRow, Merged, RunCounts, TimelineRow};
 use crate::analyze::{Finding, Incident, IncidentParams};
 use crate::model::Micros;
@@ -173,6 +175,9 @@ pub struct Throughput {
 /// Everything the sinks write.
 pub struct Report<'a> {
     pub merged: &'a Merged,
+    /// The objects not read cleanly (their table is written as the scan
+    /// runs: see `objects`).
+    pub problems: &'a Problems,
     pub failures: &'a [FailureRow],
     pub timeline: &'a [TimelineRow],
     pub incidents: &'a [Incident],
@@ -221,7 +226,8 @@ impl Dataset {
     }
 
     /// Writes the tables and reports of `report` and puts the dataset, with
-    /// whatever else was written to it (`state.json`), in place at `out`.
+    /// what was written to it as the scan ran (`objects.parquet`,
+    /// `state.json`), in place at `out`.
     pub fn publish(self, report: &Report<'_>) -> Result<(), SinkError> {
         write_files(&self.staging.dir, report)?;
         self.staging.publish(&self.out)
@@ -285,12 +291,6 @@ fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     parquet::write(
         &dir.join("changes.parquet"),
         parquet::changes_frame(&report.merged.changes),
-    )?;
-    parquet::write_in_groups(
-        &dir.join("objects.parquet"),
-        &report.merged.objects,
-        ROWS_PER_GROUP,
-        parquet::objects_frame,
     )?;
     let run = serde_json::to_string_pretty(report.run).expect("RunInfo serialises");
     write_text(&dir.join("run.json"), &(run + "\n"))?;

@@ -5,8 +5,9 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 use rayon::prelude::*;
 
@@ -288,27 +289,102 @@ fn compression() -> ParquetCompression {
 /// Writes frames of one schema into one ZSTD-compressed Parquet file, each
 /// as its own row group(s), so that only one frame is built at a time.
 fn write_frames(path: &Path, frames: impl IntoIterator<Item = DataFrame>) -> Result<(), SinkError> {
-    let wrap = |e: PolarsError| SinkError::Parquet {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let mut frames = frames.into_iter();
-    let Some(mut first) = frames.next() else {
-        return Ok(());
-    };
-    let mut file = buffered(path)?;
-    let mut writer = ParquetWriter::new(&mut file)
-        .with_compression(compression())
-        .batched(first.schema())
-        .map_err(wrap)?;
-    writer.write_batch(first.align_chunks()).map_err(wrap)?;
-    drop(first);
-    for mut df in frames {
-        writer.write_batch(df.align_chunks()).map_err(wrap)?;
+    let mut file = FramesWriter::new(path);
+    for df in frames {
+        file.write(df)?;
     }
-    writer.finish().map_err(wrap)?;
-    drop(writer);
-    file.flush().map_err(|e| SinkError::io(path, e))
+    file.finish()
+}
+
+/// One Parquet file written a frame at a time; the file is created with the
+/// first frame's schema.
+struct FramesWriter {
+    path: PathBuf,
+    writer: Option<BatchedWriter<BufWriter<File>>>,
+}
+
+impl FramesWriter {
+    fn new(path: &Path) -> FramesWriter {
+        FramesWriter {
+            path: path.to_path_buf(),
+            writer: None,
+        }
+    }
+
+    fn wrap(&self) -> impl FnOnce(PolarsError) -> SinkError + '_ {
+        |source| SinkError::Parquet {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn write(&mut self, mut df: DataFrame) -> Result<(), SinkError> {
+        let writer = match &mut self.writer {
+            Some(writer) => writer,
+            None => {
+                let file = buffered(&self.path)?;
+                let writer = ParquetWriter::new(file)
+                    .with_compression(compression())
+                    .batched(df.schema())
+                    .map_err(self.wrap())?;
+                self.writer.insert(writer)
+            }
+        };
+        let result = writer.write_batch(df.align_chunks());
+        result.map_err(self.wrap())
+    }
+
+    /// Writes the footer (which flushes the file). Nothing is written if no
+    /// frame was.
+    fn finish(self) -> Result<(), SinkError> {
+        match &self.writer {
+            Some(writer) => writer.finish().map(drop).map_err(self.wrap()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A table written as its rows arrive, `per_group` rows to a row group:
+/// only one group's rows and columns are held at a time.
+pub struct RowsWriter<T> {
+    file: FramesWriter,
+    per_group: usize,
+    frame: fn(&[T]) -> DataFrame,
+    pending: Vec<T>,
+}
+
+impl<T> RowsWriter<T> {
+    pub fn new(path: &Path, per_group: usize, frame: fn(&[T]) -> DataFrame) -> RowsWriter<T> {
+        RowsWriter {
+            file: FramesWriter::new(path),
+            per_group,
+            frame,
+            pending: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: T) -> Result<(), SinkError> {
+        self.pending.push(row);
+        if self.pending.len() < self.per_group {
+            return Ok(());
+        }
+        let df = (self.frame)(&self.pending);
+        self.pending.clear();
+        self.file.write(df)
+    }
+
+    /// Writes the last group and the footer. A table without rows still
+    /// gets its file, with its columns.
+    pub fn finish(mut self) -> Result<(), SinkError> {
+        if self.file.writer.is_none() {
+            return write(&self.file.path, (self.frame)(&self.pending));
+        }
+        if !self.pending.is_empty() {
+            let df = (self.frame)(&self.pending);
+            self.file.write(df)?;
+        }
+        self.file.finish()
+    }
 }
 
 /// A new file behind a buffer: polars writes a Parquet footer's metadata a

@@ -15,7 +15,7 @@ use crate::time::format_micros;
 /// How many rows a "top" list shows.
 const TOP: usize = 5;
 /// How many bad objects are named one by one before the rest are counted.
-const NAMED_OBJECTS: usize = 100;
+const NAMED_OBJECTS: usize = super::objects::NAMED;
 
 /// A small table that renders as Markdown or as aligned text.
 struct Table {
@@ -240,13 +240,13 @@ fn counts_lines(report: &Report<'_>) -> Vec<String> {
     ]
 }
 
-/// Objects that were unreadable, or had rejected records, each with its reason.
+/// Objects that were unreadable, or had rejected records, each with its
+/// reason (the first `objects::NAMED` of them; `report.problems.total` counts all).
 fn bad_objects(report: &Report<'_>) -> Vec<String> {
     report
-        .merged
-        .objects
+        .problems
+        .named
         .iter()
-        .filter(|o| o.status == ObjectStatus::Unreadable || o.rejected_records > 0)
         .map(|o| {
             let name = object_name(&o.source, &o.key);
             let reason = o.reason.as_deref().unwrap_or("no reason recorded");
@@ -484,6 +484,7 @@ pub fn markdown(report: &Report<'_>) -> String {
     }
     let _ = writeln!(out, "\n## Input problems\n");
     let bad = bad_objects(report);
+    let total = report.problems.total;
     if bad.is_empty() && report.run.skipped_by_reason.is_empty() {
         let _ = writeln!(out, "Every object was read.");
     }
@@ -495,11 +496,11 @@ pub fn markdown(report: &Report<'_>) -> String {
         for line in bad.iter().take(NAMED_OBJECTS) {
             let _ = writeln!(out, "- {}", line.replace('|', "\\|"));
         }
-        if bad.len() > NAMED_OBJECTS {
+        if total > NAMED_OBJECTS as u64 {
             let _ = writeln!(
                 out,
                 "- ... and {} more (see `objects.parquet`)",
-                bad.len() - NAMED_OBJECTS
+                total - NAMED_OBJECTS as u64
             );
         }
         if !report.run.unreadable_by_reason.is_empty() {
@@ -572,16 +573,17 @@ pub fn terminal(report: &Report<'_>, out_dir: &str) -> String {
         tops_table(&d).text(&mut out, "  ");
     }
     let bad = bad_objects(report);
+    let total = report.problems.total;
     if !bad.is_empty() {
-        let _ = writeln!(out, "\nInput problems ({}):", bad.len());
+        let _ = writeln!(out, "\nInput problems ({total}):");
         for line in bad.iter().take(20) {
             let _ = writeln!(out, "  {line}");
         }
-        if bad.len() > 20 {
+        if total > 20 {
             let _ = writeln!(
                 out,
                 "  ... and {} more (see summary.md and objects.parquet)",
-                bad.len() - 20
+                total - 20
             );
         }
     }
