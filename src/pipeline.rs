@@ -35,8 +35,8 @@ use crate::sinks::{
     Selection, SinkError, Throughput,
 };
 use crate::source::s3::{Requests, S3Url};
-use crate::source::{self, Location, ObjectRef, SourceError};
-use crate::state::{self, State, StateError, Verdict};
+use crate::source::{self, Listing, Location, ObjectRef, SourceError};
+use crate::state::{self, Seen, State, StateError, StateWriter, Verdict};
 use crate::time::{format_micros, MICROS_PER_MINUTE};
 
 /// A validated `scan` configuration (see `config` for how flags become one).
@@ -193,45 +193,332 @@ fn previous_report(
     Ok(Some((state, loaded)))
 }
 
+/// The objects of one source, in key order: a local input, listed as it is
+/// read, or what a remote listing found.
+enum Segment {
+    Local(Listing),
+    Listed(Vec<ObjectRef>),
+}
+
+/// The inputs' objects as segments in `(source, key)` order: the order of
+/// the objects table and of the state, and the tie-break between events of
+/// the same time (whichever worker finished first).
+fn segments(listings: Vec<Listing>, mut listed: Vec<ObjectRef>) -> Vec<Segment> {
+    listed.sort_by(|a, b| (&a.source, &a.key).cmp(&(&b.source, &b.key)));
+    let mut segments: Vec<(Arc<str>, Segment)> = listings
+        .into_iter()
+        .map(|l| (l.source().clone(), Segment::Local(l)))
+        .collect();
+    let mut listed = listed.into_iter().peekable();
+    while let Some(first) = listed.next() {
+        let source = first.source.clone();
+        let mut group = vec![first];
+        group.extend(std::iter::from_fn(|| {
+            listed.next_if(|o| o.source == source)
+        }));
+        segments.push((source, Segment::Listed(group)));
+    }
+    segments.sort_by(|a, b| a.0.cmp(&b.0));
+    segments.into_iter().map(|(_, s)| s).collect()
+}
+
+/// The reading of a scan's objects: workers on the pool take the objects in
+/// key order, each numbered by its place, and hand what they made of each
+/// to the collector.
+struct Reading<'a> {
+    cfg: &'a ScanConfig,
+    pool: &'a rayon::ThreadPool,
+    /// The state of the report an incremental run merges into.
+    last_state: Option<State>,
+    collector: Mutex<Collector>,
+    /// The next object's place in key order.
+    places: AtomicUsize,
+    /// Set under --strict once an object is unreadable: later ones are not read.
+    stop: Arc<AtomicBool>,
+    /// Set when the run cannot go on: no object is taken after it.
+    halt: AtomicBool,
+    bar: ProgressBar,
+}
+
+impl Reading<'_> {
+    /// Reads a local input's files as they are listed: each worker takes the
+    /// next file under the listing's lock (which lists a folder when the walk
+    /// reaches it), then finds its size and time and reads it outside.
+    fn local(&self, listing: Listing) {
+        let info = listing.info();
+        let listing = Mutex::new(listing);
+        self.pool.broadcast(|_| {
+            let mut scratch = Scratch::default();
+            loop {
+                let (place, named) = {
+                    let mut listing = listing.lock().expect("no worker panics holding it");
+                    if self.halt.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let Some(named) = listing.next() else { return };
+                    (self.places.fetch_add(1, Ordering::Relaxed), named)
+                };
+                self.bar.inc_length(1);
+                match named.and_then(|n| n.stat(&info, &self.cfg.filter)) {
+                    Ok(Some(obj)) => {
+                        let verdict = self.verdict(&obj);
+                        self.object(place, obj, verdict, &mut scratch, &mut read_in_hand);
+                    }
+                    Ok(None) => self.put(place, Done::Nothing),
+                    Err(e) => return self.fail(e.into()),
+                }
+            }
+        });
+    }
+
+    /// Reads what a remote listing found: S3 objects through the fetch
+    /// stage, the rest (objects decided without reading, LookupEvents
+    /// documents) straight on the workers.
+    fn listed(&self, objects: Vec<ObjectRef>, aws: Option<&Aws>, requests: &Arc<Requests>) {
+        let first = self.places.fetch_add(objects.len(), Ordering::Relaxed);
+        self.bar.inc_length(objects.len() as u64);
+        let (mut direct, mut fetched) = (Vec::new(), Vec::new());
+        for (k, obj) in objects.iter().enumerate() {
+            match self.verdict(obj) {
+                Some(Verdict::Unchanged) => self.put(first + k, self.unchanged(obj)),
+                Some(_) if is_remote(obj) => fetched.push(k),
+                v => direct.push((k, v)),
+            }
+        }
+        let next = AtomicUsize::new(0);
+        self.pool.broadcast(|_| {
+            let mut scratch = Scratch::default();
+            while let Some(&(k, v)) = direct.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let obj = objects[k].clone();
+                self.object(first + k, obj, v, &mut scratch, &mut read_in_hand);
+            }
+        });
+        let Some(Aws {
+            runtime,
+            s3: client,
+            ..
+        }) = aws.filter(|_| !fetched.is_empty())
+        else {
+            return;
+        };
+        let wanted = fetched
+            .iter()
+            .filter_map(|&k| match &objects[k].location {
+                Location::S3 { bucket, prefix } => Some(fetch::Wanted {
+                    index: k,
+                    bucket: bucket.clone(),
+                    prefix: prefix.clone(),
+                    rest: objects[k].key.clone(),
+                }),
+                Location::File { .. } | Location::Path(_) | Location::Lookup { .. } => None,
+            })
+            .collect();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(self.cfg.threads * 2);
+        let fetcher = runtime.spawn(fetch::fetch_all(
+            client.clone(),
+            wanted,
+            self.cfg.s3.clone(),
+            requests.clone(),
+            tx,
+            self.stop.clone(),
+        ));
+        self.pool.install(|| {
+            std::iter::from_fn(|| rx.blocking_recv())
+                .par_bridge()
+                .for_each_init(Scratch::default, |scratch, (k, bytes)| {
+                    let mut bytes = Some(bytes);
+                    let obj = objects[k].clone();
+                    let verdict = self.verdict(&obj);
+                    self.object(first + k, obj, verdict, scratch, &mut |_| {
+                        bytes.take().expect("an object is read once")
+                    });
+                });
+        });
+        // All results were received, so the fetch task has finished.
+        let _ = runtime.block_on(fetcher);
+    }
+
+    /// How `obj` compares with the last run's state; `None` when it is
+    /// decided without reading (skipped, too large).
+    fn verdict(&self, obj: &ObjectRef) -> Option<Verdict> {
+        before_reading(obj, self.cfg).is_none().then(|| {
+            self.last_state
+                .as_ref()
+                .map_or(Verdict::New, |s| s.verdict(obj))
+        })
+    }
+
+    /// An object unchanged since the last run: not read; its state stands.
+    fn unchanged(&self, obj: &ObjectRef) -> Done {
+        let name = obj.display();
+        let seen = self.last_state.as_ref().and_then(|s| s.objects.get(&name));
+        let seen = seen.expect("an unchanged object is in the state").clone();
+        Done::Unchanged(name, seen)
+    }
+
+    /// Reads object `obj` (at `place`), unless its verdict or the run says
+    /// not to; its bytes come from `fetch`, called only then.
+    fn object(
+        &self,
+        place: usize,
+        obj: ObjectRef,
+        verdict: Option<Verdict>,
+        scratch: &mut Scratch,
+        fetch: &mut dyn FnMut(&ObjectRef) -> Fetched,
+    ) {
+        let cfg = self.cfg;
+        if verdict == Some(Verdict::Unchanged) {
+            return self.put(place, self.unchanged(&obj));
+        }
+        let out = if self.stop.load(Ordering::Relaxed) {
+            finished(&obj, ObjectStatus::Skipped, Some(STOPPED.into()))
+        } else {
+            // Objects decided by their key or size are never read.
+            match before_reading(&obj, cfg) {
+                Some((status, reason)) => finished(&obj, status, Some(reason)),
+                None => read_object_guarded(&obj, fetch(&obj), cfg, scratch),
+            }
+        };
+        // Under --strict, the run's error names the unreadable object.
+        let stopping = cfg.strict && out.report.status == ObjectStatus::Unreadable;
+        if stopping {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        if cfg.report_problems && !stopping {
+            if let Some(line) = problem_line(&obj, &out.report) {
+                self.bar.suspend(|| eprintln!("fedtrail: {line}"));
+            }
+        }
+        let result = self.collector().take(place, obj, verdict, out);
+        self.bar.inc(1);
+        if let Err(e) = result {
+            self.fail(e);
+        }
+    }
+
+    fn put(&self, place: usize, done: Done) {
+        let result = self.collector().put(place, done);
+        self.bar.inc(1);
+        if let Err(e) = result {
+            self.fail(e);
+        }
+    }
+
+    /// Stops the run with `error` (the first one is reported).
+    fn fail(&self, error: ScanError) {
+        self.collector().error.get_or_insert(error);
+        self.halt.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    fn collector(&self) -> std::sync::MutexGuard<'_, Collector> {
+        self.collector.lock().expect("no worker panics holding it")
+    }
+}
+
+/// What became of the object at one place in key order.
+enum Done {
+    /// Not an object after all (a link to a folder, a socket).
+    Nothing,
+    /// Unchanged since the last run (by its display name): not read again,
+    /// its rows and its state entry stand.
+    Unchanged(String, Seen),
+    /// Read, or decided without reading (skipped, too large): its row.
+    Read(ObjectRef, ObjectReport),
+}
+
+/// How many objects of each verdict this run listed.
+#[derive(Default)]
+struct Verdicts {
+    new: u64,
+    changed: u64,
+    unchanged: u64,
+}
+
 /// What the workers hand over as each object finishes, under one lock.
 struct Collector {
     /// Events, changes and counts.
     gathered: aggregate::Gathered,
-    /// Rows of objects that finished before an object listed ahead of them.
-    in_order: InOrder<ObjectReport>,
+    /// Objects that finished before an object listed ahead of them.
+    in_order: InOrder<Done>,
     table: ObjectsTable,
-    /// The first error writing the objects table (the run stops with it).
-    error: Option<SinkError>,
-    /// For each object read: whether it was read whole.
-    read_now: Vec<Option<bool>>,
-    /// Under `--strict`: the first unreadable object in key order, and why.
-    unreadable: Option<(usize, String)>,
+    state_path: PathBuf,
+    state_out: StateWriter,
+    /// An incremental run's objects read again (by display name): their
+    /// earlier events and changes are replaced.
+    reread: Option<HashSet<String>>,
+    verdicts: Verdicts,
+    /// Why the run stopped, if it did (the first reason).
+    error: Option<ScanError>,
+    /// Under `--strict`: the first unreadable object in key order (its
+    /// place and name), and why.
+    unreadable: Option<(usize, String, String)>,
 }
 
 impl Collector {
-    /// Takes the output of object `i` of `n`; `expected(j)` says whether
-    /// object `j` is read in this run.
-    fn take(&mut self, i: usize, out: ObjectOutput, n: usize, expected: impl Fn(usize) -> bool) {
-        let report = self.gathered.take(i as u32, out);
-        if report.status != ObjectStatus::Skipped {
-            self.read_now[i] = Some(report.status == ObjectStatus::Ok);
+    /// Takes the output of `obj`, at `place` in key order.
+    fn take(
+        &mut self,
+        place: usize,
+        obj: ObjectRef,
+        verdict: Option<Verdict>,
+        out: ObjectOutput,
+    ) -> Result<(), ScanError> {
+        match verdict {
+            Some(Verdict::New) => self.verdicts.new += 1,
+            Some(Verdict::Changed) => self.verdicts.changed += 1,
+            Some(Verdict::Unchanged) | None => {}
         }
+        let report = self.gathered.take(place as u32, out);
         if report.status == ObjectStatus::Unreadable
-            && self.unreadable.as_ref().is_none_or(|(j, _)| i < *j)
+            && self.unreadable.as_ref().is_none_or(|(p, ..)| place < *p)
         {
             let reason = report.reason.clone().unwrap_or_default();
-            self.unreadable = Some((i, reason));
+            self.unreadable = Some((place, obj.display(), reason));
+        }
+        self.put(place, Done::Read(obj, report))
+    }
+
+    /// Writes every object now in order: its row, its state entry, and (in
+    /// an incremental run) that it was read again.
+    fn put(&mut self, place: usize, done: Done) -> Result<(), ScanError> {
+        if let Done::Unchanged(..) = done {
+            self.verdicts.unchanged += 1;
         }
         if self.error.is_some() {
-            return;
+            return Ok(());
         }
-        let table = &mut self.table;
-        if let Err(e) = self
-            .in_order
-            .put(i, report, n, expected, |row| table.push(row))
-        {
-            self.error = Some(e);
-        }
+        let Collector {
+            in_order,
+            table,
+            state_path,
+            state_out,
+            reread,
+            ..
+        } = self;
+        let state_err = |e| ScanError::from(SinkError::io(state_path, e));
+        in_order.put(place, done, |done| match done {
+            Done::Nothing => Ok(()),
+            Done::Unchanged(name, seen) => state_out
+                .push(&name, seen.bytes, &seen.version)
+                .map_err(state_err),
+            Done::Read(obj, report) => {
+                let name = obj.display();
+                // An object without a version is read again every time.
+                if let (ObjectStatus::Ok, Some(version)) = (report.status, &obj.version) {
+                    state_out
+                        .push(&name, obj.size, version)
+                        .map_err(state_err)?;
+                }
+                if let Some(reread) = reread
+                    .as_mut()
+                    .filter(|_| report.status != ObjectStatus::Skipped)
+                {
+                    reread.insert(name);
+                }
+                Ok(table.push(report)?)
+            }
+        })
     }
 }
 
@@ -260,13 +547,15 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             source,
         })?;
     let mut aws: Option<Aws> = None;
-    let mut objects = Vec::new();
+    // Local inputs are listed as they are read; remote ones are listed here.
+    let mut listings = Vec::new();
+    let mut listed = Vec::new();
     for input in &cfg.inputs {
         let remote = ["s3://", "trail:", "lookup:"]
             .iter()
             .any(|p| input.starts_with(p));
         if !remote {
-            objects.extend(pool.install(|| source::list(input, &cfg.filter))?);
+            listings.push(Listing::open(input)?);
             continue;
         }
         if aws.is_none() {
@@ -279,7 +568,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
                 &cfg.filter,
                 &requests,
             ))?;
-            objects.extend(found);
+            listed.extend(found);
             continue;
         }
         let url = match input.strip_prefix("trail:") {
@@ -289,17 +578,14 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             None => input.clone(),
         };
         let url = S3Url::parse(&url)?;
-        objects.extend(aws.runtime.block_on(source::s3::list(
+        listed.extend(aws.runtime.block_on(source::s3::list(
             &aws.s3,
             &url,
             &cfg.filter,
             &requests,
         ))?);
     }
-    // One order for everything that follows: the objects table's and the
-    // state's, and the tie-break between events of the same time (whichever
-    // worker finished first). Each input's listing is in key order already.
-    objects.sort_unstable_by(|a, b| (&a.source, &a.key).cmp(&(&b.source, &b.key)));
+    let segments = segments(listings, listed);
     let list_s = clock.elapsed().as_secs_f64();
     // Written beside `--out` and put in its place at the end. Begun before
     // the previous report is read: a run that died moving its report into
@@ -311,186 +597,85 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         .state
         .clone()
         .unwrap_or_else(|| cfg.out.join(state::FILE_NAME));
-    let mut previous = previous_report(cfg, &state_file)?;
-    // None for the objects decided without reading (skipped, too large).
-    let verdicts: Vec<Option<Verdict>> = objects
-        .iter()
-        .map(|o| {
-            before_reading(o, cfg).is_none().then(|| {
-                previous
-                    .as_ref()
-                    .map_or(Verdict::New, |(s, _)| s.verdict(o))
-            })
-        })
-        .collect();
-    let tally = |v: Verdict| verdicts.iter().filter(|&&x| x == Some(v)).count() as u64;
-    let mut incremental = Incremental {
-        state_file: state_file.display().to_string(),
-        merged_into_previous: previous.is_some(),
-        objects_new: tally(Verdict::New),
-        objects_changed: tally(Verdict::Changed),
-        objects_unchanged: tally(Verdict::Unchanged),
-        ..Incremental::default()
-    };
-
+    let (last_state, mut previous) = previous_report(cfg, &state_file)?.unzip();
     // Each object's row is written as soon as it and every object before
     // it are finished; the previous report's rows are merged in as they go.
+    // So is the next state: this run's listing only (so it does not grow
+    // without end), each object the report now holds as it is.
     let previous_rows = previous
         .as_mut()
-        .map_or_else(Vec::new, |(_, loaded)| std::mem::take(&mut loaded.objects));
+        .map_or_else(Vec::new, |loaded| std::mem::take(&mut loaded.objects));
     let table = ObjectsTable::create(&dataset.file("objects.parquet"), previous_rows);
-    let n = objects.len();
-    let collector = Mutex::new(Collector {
-        gathered: aggregate::Gathered::default(),
-        in_order: InOrder::default(),
-        table,
-        error: None,
-        read_now: vec![None; n],
-        unreadable: None,
-    });
-    // Objects unchanged since the last run are not read, and have no row.
-    let expected = |i: usize| verdicts[i] != Some(Verdict::Unchanged);
-    let bar = progress_bar(cfg, n as u64);
-    // Set under --strict once an object is unreadable: later ones are not read.
-    let stop = Arc::new(AtomicBool::new(false));
-    // The bytes come from `fetch`, called only when the object is read.
-    let finish = |i: usize, scratch: &mut Scratch, fetch: &mut dyn FnMut() -> Fetched| {
-        let obj = &objects[i];
-        let out = if stop.load(Ordering::Relaxed) {
-            finished(obj, ObjectStatus::Skipped, Some(STOPPED.into()))
-        } else {
-            // Objects decided by their key or size are never read.
-            match before_reading(obj, cfg) {
-                Some((status, reason)) => finished(obj, status, Some(reason)),
-                None => read_object_guarded(obj, fetch(), cfg, scratch),
-            }
-        };
-        // Under --strict, the run's error names the unreadable object.
-        let stopping = cfg.strict && out.report.status == ObjectStatus::Unreadable;
-        if stopping {
-            stop.store(true, Ordering::Relaxed);
-        }
-        if cfg.report_problems && !stopping {
-            if let Some(line) = problem_line(obj, &out.report) {
-                bar.suspend(|| eprintln!("fedtrail: {line}"));
-            }
-        }
-        bar.inc(1);
-        collector
-            .lock()
-            .expect("no worker panics holding it")
-            .take(i, out, n, expected);
+    let state_path = dataset.file(state::FILE_NAME);
+    let redaction = cfg.redact.as_ref().map(Redactor::key_id);
+    let state_out = StateWriter::create(&state_path, redaction.as_deref())
+        .map_err(|e| SinkError::io(&state_path, e))?;
+    let reading = Reading {
+        cfg,
+        pool: &pool,
+        last_state,
+        collector: Mutex::new(Collector {
+            gathered: aggregate::Gathered::default(),
+            in_order: InOrder::default(),
+            table,
+            state_path,
+            state_out,
+            reread: previous.as_ref().map(|_| HashSet::new()),
+            verdicts: Verdicts::default(),
+            error: None,
+            unreadable: None,
+        }),
+        places: AtomicUsize::new(0),
+        stop: Arc::new(AtomicBool::new(false)),
+        halt: AtomicBool::new(false),
+        bar: progress_bar(cfg),
     };
-    // Objects decided without reading (skipped, too large), local files and
-    // LookupEvents documents go straight to the workers; S3 objects come
-    // through the fetch stage.
-    let (remote, local): (Vec<usize>, Vec<usize>) = (0..n)
-        .filter(|&i| expected(i))
-        .partition(|&i| verdicts[i].is_some() && is_remote(&objects[i]));
-    // Each worker takes the next object in key order, so objects finish
-    // nearly in order and few rows wait for the one before them.
-    let next = AtomicUsize::new(0);
-    pool.broadcast(|_| {
-        let mut scratch = Scratch::default();
-        while let Some(&i) = local.get(next.fetch_add(1, Ordering::Relaxed)) {
-            finish(i, &mut scratch, &mut || read_in_hand(&objects[i]));
+    for segment in segments {
+        match segment {
+            Segment::Local(listing) => reading.local(listing),
+            Segment::Listed(objects) => reading.listed(objects, aws.as_ref(), &requests),
         }
-    });
-    if let Some(Aws {
-        runtime,
-        s3: client,
-        ..
-    }) = &aws
-    {
-        let wanted = remote
-            .iter()
-            .filter_map(|&i| match &objects[i].location {
-                Location::S3 { bucket, prefix } => Some(fetch::Wanted {
-                    index: i,
-                    bucket: bucket.clone(),
-                    prefix: prefix.clone(),
-                    rest: objects[i].key.clone(),
-                }),
-                Location::File { .. } | Location::Path(_) | Location::Lookup { .. } => None,
-            })
-            .collect();
-        let (tx, mut rx) = tokio::sync::mpsc::channel(cfg.threads * 2);
-        let fetcher = runtime.spawn(fetch::fetch_all(
-            client.clone(),
-            wanted,
-            cfg.s3.clone(),
-            requests.clone(),
-            tx,
-            stop.clone(),
-        ));
-        pool.install(|| {
-            std::iter::from_fn(|| rx.blocking_recv())
-                .par_bridge()
-                .for_each_init(Scratch::default, |scratch, (i, bytes)| {
-                    let mut bytes = Some(bytes);
-                    finish(i, scratch, &mut || {
-                        bytes.take().expect("an object is read once")
-                    });
-                });
-        });
-        // All results were received, so the fetch task has finished.
-        let _ = runtime.block_on(fetcher);
     }
-    bar.finish_and_clear();
+    reading.bar.finish_and_clear();
     let Collector {
         gathered,
         in_order,
         table,
+        state_out,
+        state_path,
+        reread,
+        verdicts,
         error,
-        read_now,
         unreadable,
-    } = collector.into_inner().expect("no worker panics holding it");
+        ..
+    } = reading
+        .collector
+        .into_inner()
+        .expect("no worker panics holding it");
+    if let Some(error) = error {
+        return Err(error);
+    }
     if cfg.strict {
-        if let Some((i, reason)) = unreadable {
-            let object = objects[i].display();
+        if let Some((_, object, reason)) = unreadable {
             return Err(ScanError::Strict { object, reason });
         }
     }
-    if let Some(error) = error {
-        return Err(error.into());
-    }
-    debug_assert_eq!(in_order.waiting(), 0, "every row was written");
+    debug_assert_eq!(in_order.waiting(), 0, "every object was written");
     let written = table.finish()?;
-    let process_s = clock.elapsed().as_secs_f64() - list_s;
-
-    // The next state: this run's listing only (so it does not grow without
-    // end), each object the report now holds as it is, written as it is
-    // worked out.
-    let (last_state, previous) = previous.unzip();
-    let held = (0..n).filter_map(|i| {
-        let obj = &objects[i];
-        if read_now[i] == Some(true) {
-            // An object without a version is read again every time.
-            return Some((obj.display(), obj.size, obj.version.as_deref()?));
-        }
-        if verdicts[i] == Some(Verdict::Unchanged) {
-            let name = obj.display();
-            let seen = last_state.as_ref()?.objects.get(&name)?;
-            return Some((name, seen.bytes, seen.version.as_str()));
-        }
-        None
-    });
-    let state_path = dataset.file(state::FILE_NAME);
-    let redaction = cfg.redact.as_ref().map(Redactor::key_id);
-    state::write(&state_path, redaction.as_deref(), held)
+    state_out
+        .finish()
         .map_err(|e| SinkError::io(&state_path, e))?;
+    let process_s = clock.elapsed().as_secs_f64() - list_s;
+    let mut incremental = Incremental {
+        state_file: state_file.display().to_string(),
+        merged_into_previous: previous.is_some(),
+        objects_new: verdicts.new,
+        objects_changed: verdicts.changed,
+        objects_unchanged: verdicts.unchanged,
+        ..Incremental::default()
+    };
     // An incremental run replaces the rows of every object it read again.
-    let previous: Option<(Merged, HashSet<String>)> = previous.map(|p| {
-        let reread = (0..n)
-            .filter(|&i| read_now[i].is_some())
-            .map(|i| objects[i].display())
-            .collect();
-        (p.merged, reread)
-    });
-    // A large trail lists hundreds of thousands of objects: what was only
-    // needed to read them goes before the merge and the writing.
-    drop((last_state, read_now, verdicts));
-    drop(objects);
+    let previous = previous.map(|p| p.merged).zip(reread);
     let (mut merged, carried) = match previous {
         Some((previous, reread)) => aggregate::merge_onto(previous, gathered, &reread),
         None => (
@@ -575,11 +760,12 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     })
 }
 
-fn progress_bar(cfg: &ScanConfig, len: u64) -> ProgressBar {
+/// A progress bar whose length grows as objects are listed.
+fn progress_bar(cfg: &ScanConfig) -> ProgressBar {
     if !cfg.progress || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(len);
+    let bar = ProgressBar::new(0);
     let style = ProgressStyle::with_template(
         "{elapsed_precise} [{bar:40}] {pos}/{len} objects ({per_sec}, eta {eta})",
     )

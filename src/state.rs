@@ -115,29 +115,41 @@ impl State {
     }
 }
 
-/// Writes a state file (in the current format) to `path`, one object at a
-/// time, so that the state of a large trail is never held whole: `objects`
-/// gives each object's display name, stored size and version. One line per
-/// object keeps the file easy to read and to diff. An object listed under
-/// two inputs is written twice, the same both times; the last one read counts.
-pub fn write<'a>(
-    path: &Path,
-    redaction: Option<&str>,
-    objects: impl Iterator<Item = (String, u64, &'a str)>,
-) -> std::io::Result<()> {
-    let mut out = BufWriter::new(File::create(path)?);
-    write!(out, "{{\"format\":{FORMAT},\"redaction\":")?;
-    serde_json::to_writer(&mut out, &redaction)?;
-    out.write_all(b",\"objects\":{")?;
-    for (i, (name, bytes, version)) in objects.enumerate() {
-        out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut out, &name)?;
-        write!(out, ":{{\"bytes\":{bytes},\"version\":")?;
-        serde_json::to_writer(&mut out, version)?;
-        out.write_all(b"}")?;
+/// A state file (in the current format) being written, one object at a
+/// time as the scan finishes them in key order, so that the state of a
+/// large trail is never held whole. One line per object keeps the file easy
+/// to read and to diff. An object listed under two inputs is written twice,
+/// the same both times; the last one read counts.
+pub struct StateWriter {
+    out: BufWriter<File>,
+    objects: u64,
+}
+
+impl StateWriter {
+    pub fn create(path: &Path, redaction: Option<&str>) -> std::io::Result<StateWriter> {
+        let mut out = BufWriter::new(File::create(path)?);
+        write!(out, "{{\"format\":{FORMAT},\"redaction\":")?;
+        serde_json::to_writer(&mut out, &redaction)?;
+        out.write_all(b",\"objects\":{")?;
+        Ok(StateWriter { out, objects: 0 })
     }
-    out.write_all(b"\n}}\n")?;
-    out.flush()
+
+    /// Adds an object by its display name, stored size and version.
+    pub fn push(&mut self, name: &str, bytes: u64, version: &str) -> std::io::Result<()> {
+        let out = &mut self.out;
+        out.write_all(if self.objects == 0 { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut *out, name)?;
+        write!(out, ":{{\"bytes\":{bytes},\"version\":")?;
+        serde_json::to_writer(&mut *out, version)?;
+        out.write_all(b"}")?;
+        self.objects += 1;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.out.write_all(b"\n}}\n")?;
+        self.out.flush()
+    }
 }
 
 #[cfg(test)]
@@ -199,8 +211,11 @@ mod tests {
             // Listed under two inputs: written twice, read once.
             ("logs/b.json.gz", 10, "etag \"x\""),
         ];
-        let rows = objects.iter().map(|&(n, b, v)| (n.to_string(), b, v));
-        write(&path, Some("k1"), rows).unwrap();
+        let mut out = StateWriter::create(&path, Some("k1")).unwrap();
+        for &(name, bytes, version) in &objects {
+            out.push(name, bytes, version).unwrap();
+        }
+        out.finish().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 5, "one line per object:\n{text}");
         let back = State::load(&path).unwrap().unwrap();
@@ -212,7 +227,7 @@ mod tests {
             .collect();
         assert_eq!(back.objects, want);
         // No objects at all is a state too.
-        write(&path, None, std::iter::empty()).unwrap();
+        StateWriter::create(&path, None).unwrap().finish().unwrap();
         let back = State::load(&path).unwrap().unwrap();
         assert_eq!((back.redaction, back.objects.len()), (None, 0));
 

@@ -748,6 +748,43 @@ fn objects_over_the_size_cap_are_unreadable_not_read() {
 }
 
 #[test]
+fn a_file_that_cannot_be_listed_mid_scan_stops_it_and_keeps_the_last_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    generate(
+        &corpus,
+        &["--events", "300", "--scenario", "none", "--days", "1"],
+    );
+    let out = dir.path().join("out");
+    let clean = scan(&[&corpus], &out, &[]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean.stderr));
+    let before = std::fs::read(out.join("run.json")).unwrap();
+
+    // Listed after every log ("AWSLogs/..." < "zz"), so the scan has read
+    // them when the walk meets it: folders are listed as they are read.
+    let broken = corpus.join("zz-broken.json.gz");
+    std::os::unix::fs::symlink(dir.path().join("no-such-file"), &broken).unwrap();
+    let stopped = scan(&[&corpus], &out, &[]);
+    assert_eq!(stopped.status.code(), Some(2));
+    let stderr = text(&stopped.stderr);
+    assert!(
+        stderr.contains(&format!("{}: cannot read", broken.display())),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("run.json")).unwrap(),
+        before,
+        "the previous report stays whole"
+    );
+    let mut left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["corpus", "out"], "nothing half-written is left");
+}
+
+#[test]
 fn strict_stops_at_an_unreadable_object_and_keeps_the_last_report() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("corpus");

@@ -162,9 +162,8 @@ fn reason_kind(reason: &str) -> String {
     kind
 }
 
-/// Rows finished out of order, held until every row before them is in.
-/// Indices that will never come (objects this run does not read) are
-/// passed over by `expected`.
+/// Items finished out of order (one for each place in key order, from 0),
+/// each held until every item before it is in.
 pub struct InOrder<T> {
     next: usize,
     waiting: BTreeMap<usize, T>,
@@ -181,29 +180,19 @@ impl<T> Default for InOrder<T> {
 
 impl<T> InOrder<T> {
     /// Takes the item at `index`, and hands every item now in order to
-    /// `emit`. `expected(i)` says whether item `i` will come; `len` is one
-    /// past the last index.
+    /// `emit`.
     pub fn put<E>(
         &mut self,
         index: usize,
         item: T,
-        len: usize,
-        expected: impl Fn(usize) -> bool,
         mut emit: impl FnMut(T) -> Result<(), E>,
     ) -> Result<(), E> {
         self.waiting.insert(index, item);
-        loop {
-            while self.next < len && !expected(self.next) {
-                self.next += 1;
-            }
-            match self.waiting.remove(&self.next) {
-                Some(item) => {
-                    self.next += 1;
-                    emit(item)?;
-                }
-                None => return Ok(()),
-            }
+        while let Some(item) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            emit(item)?;
         }
+        Ok(())
     }
 
     /// Items still waiting for one before them.
@@ -353,14 +342,12 @@ mod tests {
     }
 
     #[test]
-    fn in_order_holds_early_arrivals_and_passes_over_what_will_not_come() {
+    fn in_order_holds_early_arrivals_until_those_before_them_come() {
         let mut order = InOrder::default();
         let mut out = Vec::new();
-        // Index 2 is never read (unchanged since the last run).
-        let expected = |i: usize| i != 2;
-        for i in [3, 1, 0, 5, 4] {
+        for i in [3, 1, 0, 2, 5, 4] {
             order
-                .put(i, i, 6, expected, |x| {
+                .put(i, i, |x| {
                     out.push(x);
                     Ok::<(), ()>(())
                 })
@@ -368,8 +355,11 @@ mod tests {
             if i == 1 {
                 assert!(out.is_empty(), "0 has not come yet");
             }
+            if i == 0 {
+                assert_eq!((out.len(), order.waiting()), (2, 1), "0 and 1; 3 waits");
+            }
         }
-        assert_eq!(out, [0, 1, 3, 4, 5]);
+        assert_eq!(out, [0, 1, 2, 3, 4, 5]);
         assert_eq!(order.waiting(), 0);
     }
 }

@@ -10,9 +10,7 @@ pub mod layout;
 pub mod s3;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
-use rayon::prelude::*;
+use std::sync::Arc;
 
 use crate::filter::Filter;
 use crate::model::Text;
@@ -150,35 +148,198 @@ pub enum SourceError {
     BadS3Url(String),
 }
 
-/// Lists every object under `input`, sorted by key, each marked read or skip.
-pub fn list(input: &str, filter: &Filter) -> Result<Vec<ObjectRef>, SourceError> {
-    let root = Path::new(input);
-    let io_err = |path: &Path, source| SourceError::Io {
+/// The files of a local input, in key order, listed as they are asked for:
+/// a folder is read when the walk reaches it, so a trail of any size is
+/// never held whole, and its listing runs alongside the reading of the
+/// files listed before. Each [`Named`] file still has to be [`Named::stat`]ed
+/// (by the worker that reads it, in parallel with the others).
+pub struct Listing {
+    source: Arc<str>,
+    below_input: bool,
+    /// The folders being walked, the innermost last, each with its entries
+    /// not yet handed out.
+    open: Vec<Folder>,
+    /// A single-file input, until it is handed out.
+    single: Option<Named>,
+}
+
+/// A folder being walked: its path, its key, and its entries in reverse key
+/// order (the next one last).
+struct Folder {
+    dir: PathBuf,
+    prefix: String,
+    entries: Vec<(String, std::fs::DirEntry, bool)>,
+}
+
+/// A file as listed: its key and path, before its size and time are known.
+#[derive(Debug)]
+pub struct Named {
+    key: String,
+    path: PathBuf,
+    /// Whether it is a link (followed, to a file; a link to a folder is not
+    /// an object).
+    link: bool,
+}
+
+impl Listing {
+    /// Starts listing `input`: a folder (walked recursively) or one file.
+    pub fn open(input: &str) -> Result<Listing, SourceError> {
+        let root = Path::new(input);
+        let meta = std::fs::metadata(root).map_err(|e| io_err(root, e))?;
+        let mut listing = Listing {
+            source: Arc::from(input),
+            below_input: !meta.is_file(),
+            open: Vec::new(),
+            single: None,
+        };
+        if meta.is_file() {
+            let key = root
+                .file_name()
+                .map_or_else(|| input.to_string(), |n| n.to_string_lossy().into_owned());
+            listing.single = Some(Named {
+                key,
+                path: root.to_path_buf(),
+                link: true,
+            });
+        } else {
+            listing.enter(root.to_path_buf(), String::new())?;
+        }
+        Ok(listing)
+    }
+
+    /// The input as the user named it.
+    pub fn source(&self) -> &Arc<str> {
+        &self.source
+    }
+
+    /// What the workers need to [`Named::stat`] this listing's files.
+    pub fn info(&self) -> ListingInfo {
+        ListingInfo {
+            source: self.source.clone(),
+            below_input: self.below_input,
+        }
+    }
+
+    /// Reads the folder `dir` (whose key is `prefix`) and puts it on top.
+    fn enter(&mut self, dir: PathBuf, prefix: String) -> Result<(), SourceError> {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| io_err(&dir, e))? {
+            let entry = entry.map_err(|e| io_err(&dir, e))?;
+            // The kind comes with the folder's listing: no `stat` needed.
+            let is_dir = entry
+                .file_type()
+                .map_err(|e| io_err(&entry.path(), e))?
+                .is_dir();
+            let mut name = entry.file_name().to_string_lossy().into_owned();
+            // Sorted with a `/` after a folder's name, the walk meets keys in
+            // the order of their full text ("a-b" before "a/c").
+            if is_dir {
+                name.push('/');
+            }
+            entries.push((name, entry, is_dir));
+        }
+        entries.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        self.open.push(Folder {
+            dir,
+            prefix,
+            entries,
+        });
+        Ok(())
+    }
+}
+
+impl Iterator for Listing {
+    type Item = Result<Named, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(single) = self.single.take() {
+            return Some(Ok(single));
+        }
+        loop {
+            let folder = self.open.last_mut()?;
+            let Some((mut name, entry, is_dir)) = folder.entries.pop() else {
+                self.open.pop();
+                continue;
+            };
+            if is_dir {
+                name.pop();
+            }
+            let key = if folder.prefix.is_empty() {
+                name
+            } else {
+                format!("{}/{name}", folder.prefix)
+            };
+            let path = folder.dir.join(entry.file_name());
+            if !is_dir {
+                let link = entry.file_type().is_ok_and(|k| k.is_symlink());
+                return Some(Ok(Named { key, path, link }));
+            }
+            if let Err(e) = self.enter(path, key) {
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
+impl Named {
+    /// Reads the file's size and time and judges it by its key; `None` when
+    /// it is not a file (a link to a folder, a socket).
+    pub fn stat(
+        self,
+        listing: &ListingInfo,
+        filter: &Filter,
+    ) -> Result<Option<ObjectRef>, SourceError> {
+        // Links to files are followed; links to folders are not (no cycles).
+        let meta = if self.link {
+            std::fs::metadata(&self.path)
+        } else {
+            std::fs::symlink_metadata(&self.path)
+        }
+        .map_err(|e| io_err(&self.path, e))?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        let location = if self.path.to_str().is_none() {
+            Location::Path(self.path)
+        } else {
+            Location::File {
+                below_input: listing.below_input,
+            }
+        };
+        let l = listed(self.key, &meta);
+        Ok(Some(ObjectRef::found(
+            &listing.source,
+            l.key,
+            location,
+            l.size,
+            l.version,
+            filter,
+        )))
+    }
+}
+
+/// What [`Named::stat`] needs of its listing, shared by the workers.
+#[derive(Debug, Clone)]
+pub struct ListingInfo {
+    source: Arc<str>,
+    below_input: bool,
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> SourceError {
+    SourceError::Io {
         path: path.display().to_string(),
         source,
-    };
-    let meta = std::fs::metadata(root).map_err(|e| io_err(root, e))?;
-    let source: Arc<str> = Arc::from(input);
-    let below_input = !meta.is_file();
-    let mut found = if below_input {
-        walk(root).map_err(|(path, e)| io_err(&path, e))?
-    } else {
-        let key = root
-            .file_name()
-            .map_or_else(|| input.to_string(), |n| n.to_string_lossy().into_owned());
-        vec![(listed(key, &meta), None)]
-    };
-    found.par_sort_unstable_by(|a, b| a.0.key.cmp(&b.0.key));
-    Ok(found
-        .into_par_iter()
-        .map(|(l, path)| {
-            let location = match path {
-                Some(path) => Location::Path(path),
-                None => Location::File { below_input },
-            };
-            ObjectRef::found(&source, l.key, location, l.size, l.version, filter)
-        })
-        .collect())
+    }
+}
+
+/// Every object under `input` at once, each marked read or skip.
+#[cfg(test)]
+pub fn list(input: &str, filter: &Filter) -> Result<Vec<ObjectRef>, SourceError> {
+    let listing = Listing::open(input)?;
+    let info = listing.info();
+    listing
+        .filter_map(|named| named.and_then(|n| n.stat(&info, filter)).transpose())
+        .collect()
 }
 
 /// A local file as listed: its modification time stands for its version.
@@ -195,117 +356,33 @@ fn listed(key: String, meta: &std::fs::Metadata) -> Listed {
     }
 }
 
-/// Files as listed, each with its path when the path is not UTF-8 (see
-/// [`Location::Path`]).
-type Found = Vec<(Listed, Option<PathBuf>)>;
-
-/// Every file below `dir`, folders walked in parallel (on the caller's
-/// rayon pool). Keys are `prefix/name`. Each folder's files are gathered
-/// into one list, and the lists are joined once at the end: a trail holds
-/// hundreds of thousands of files, seven folders deep, and passing them up
-/// level by level copied every one of them at each level.
-fn walk(dir: &Path) -> Result<Found, (PathBuf, std::io::Error)> {
-    let walked = Walked::default();
-    rayon::scope(|scope| walk_folder(scope, dir.to_path_buf(), String::new(), &walked));
-    if let Some(error) = walked
-        .error
-        .into_inner()
-        .expect("no walker panics holding it")
-    {
-        return Err(error);
-    }
-    let folders = walked
-        .folders
-        .into_inner()
-        .expect("no walker panics holding it");
-    let mut found = Vec::with_capacity(folders.iter().map(Vec::len).sum());
-    for files in folders {
-        found.extend(files);
-    }
-    Ok(found)
-}
-
-/// What the folders of one walk found: each folder's files, and the first
-/// error (after which no further folder is read).
-#[derive(Default)]
-struct Walked {
-    folders: Mutex<Vec<Found>>,
-    error: Mutex<Option<(PathBuf, std::io::Error)>>,
-}
-
-/// Lists the folder `dir` (whose key is `prefix`): its subfolders are walked
-/// as tasks of `scope`, its files' sizes and times read in parallel.
-fn walk_folder<'s>(scope: &rayon::Scope<'s>, dir: PathBuf, prefix: String, walked: &'s Walked) {
-    let fail = |error: (PathBuf, std::io::Error)| {
-        walked
-            .error
-            .lock()
-            .expect("no walker panics holding it")
-            .get_or_insert(error);
-    };
-    if walked
-        .error
-        .lock()
-        .expect("no walker panics holding it")
-        .is_some()
-    {
-        return;
-    }
-    let entries = match std::fs::read_dir(&dir).and_then(|e| e.collect::<Result<Vec<_>, _>>()) {
-        Ok(entries) => entries,
-        Err(e) => return fail((dir, e)),
-    };
-    let key_of = |entry: &std::fs::DirEntry| {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        }
-    };
-    let mut files = Vec::with_capacity(entries.len());
-    for entry in entries {
-        // The kind comes with the folder's listing: no `stat` needed.
-        match entry.file_type() {
-            Ok(kind) if kind.is_dir() => {
-                let key = key_of(&entry);
-                scope.spawn(move |scope| walk_folder(scope, entry.path(), key, walked));
-            }
-            Ok(kind) => files.push((entry, kind)),
-            Err(e) => return fail((entry.path(), e)),
-        }
-    }
-    let listed = files
-        .par_iter()
-        .map(|(entry, kind)| {
-            let path = entry.path();
-            // Links to files are followed; links to folders are not (no cycles).
-            let meta = if kind.is_symlink() {
-                std::fs::metadata(&path)
-            } else {
-                entry.metadata()
-            }
-            .map_err(|e| (path.clone(), e))?;
-            Ok(meta.is_file().then(|| {
-                let exact = path.to_str().is_none().then_some(path);
-                (listed(key_of(entry), &meta), exact)
-            }))
-        })
-        .filter_map(Result::transpose)
-        .collect::<Result<Found, _>>();
-    match listed {
-        Ok(listed) => walked
-            .folders
-            .lock()
-            .expect("no walker panics holding it")
-            .push(listed),
-        Err(error) => fail(error),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_walk_meets_keys_in_the_order_of_their_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // '-' < '/' < '0': the folder's files come between its neighbours.
+        for key in ["a0.json.gz", "a/c.json.gz", "a-b.json.gz", "a/b/d.json.gz"] {
+            let path = root.join(key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"").unwrap();
+        }
+        let keys: Vec<String> = list(root.to_str().unwrap(), &Filter::default())
+            .unwrap()
+            .iter()
+            .map(|o| o.key.to_string())
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert_eq!(
+            keys,
+            ["a-b.json.gz", "a/b/d.json.gz", "a/c.json.gz", "a0.json.gz"]
+        );
+    }
 
     #[test]
     fn lists_recursively_in_key_order_and_marks_skips() {
