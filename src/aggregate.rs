@@ -577,6 +577,37 @@ mod tests {
     }
 
     #[test]
+    fn events_of_many_objects_come_out_in_time_then_object_order() {
+        // Three objects of 5,000 events each, finished in the order c, a,
+        // b; times repeat, so ties decide.
+        let events_of = |key: &str| {
+            (0..5000)
+                .map(|i| event(i % 97, &format!("{key}{i}"), None))
+                .collect::<Vec<_>>()
+        };
+        let mut gathered = Gathered::default();
+        for (key, rank) in [("c", 2), ("a", 0), ("b", 1)] {
+            gathered.take(rank, output(key, events_of(key), vec![]));
+        }
+        let got = merge_gathered(gathered);
+        let mut want: Vec<(Micros, u32, usize)> = (0..3)
+            .flat_map(|rank| (0..5000).map(move |i| ((i % 97) as Micros, rank, i)))
+            .collect();
+        want.sort();
+        let want: Vec<String> = want
+            .iter()
+            .map(|&(_, rank, i)| format!("{}{i}", ["a", "b", "c"][rank as usize]))
+            .collect();
+        let ids: Vec<&str> = got
+            .events
+            .iter()
+            .map(|e| e.event_id.as_deref().unwrap())
+            .collect();
+        assert_eq!(ids, want);
+        assert_eq!(got.counts.events_written, 15_000);
+    }
+
+    #[test]
     fn failures_and_timeline_count_what_they_say() {
         let events = vec![
             event(0, "1", Some("signature_invalid")),

@@ -156,8 +156,10 @@ pub struct ReasonCount {
 /// is one of them, so the write itself cannot be in it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Durations {
+    /// Listing the remote inputs (S3, LookupEvents). Local folders are
+    /// listed as their files are read, within `process_s`.
     pub list_s: f64,
-    /// Fetching, decoding and classifying.
+    /// Listing local folders, fetching, decoding and classifying.
     pub process_s: f64,
     /// Merging, de-duplicating and aggregating.
     pub merge_s: f64,
