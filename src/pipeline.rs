@@ -258,7 +258,10 @@ impl Reading<'_> {
                     let Some(named) = listing.next() else { return };
                     (self.places.fetch_add(1, Ordering::Relaxed), named)
                 };
-                self.bar.inc_length(1);
+                // Its lock is shared with every `inc`: not taken for nothing.
+                if !self.bar.is_hidden() {
+                    self.bar.inc_length(1);
+                }
                 match named.and_then(|n| n.stat(&info, &self.cfg.filter)) {
                     Ok(Some(obj)) => {
                         let verdict = self.verdict(&obj);

@@ -176,9 +176,11 @@ struct Folder {
 pub struct Named {
     key: String,
     path: PathBuf,
-    /// Whether it is a link (followed, to a file; a link to a folder is not
-    /// an object).
-    link: bool,
+    /// Its entry in its folder's listing, which stats it relative to the
+    /// open folder (no walk of the whole path); `None` for a link (followed
+    /// to a file; a link to a folder is not an object) or a single-file
+    /// input.
+    entry: Option<std::fs::DirEntry>,
 }
 
 impl Listing {
@@ -199,7 +201,7 @@ impl Listing {
             listing.single = Some(Named {
                 key,
                 path: root.to_path_buf(),
-                link: true,
+                entry: None,
             });
         } else {
             listing.enter(root.to_path_buf(), String::new())?;
@@ -272,7 +274,8 @@ impl Iterator for Listing {
             let path = folder.dir.join(entry.file_name());
             if !is_dir {
                 let link = entry.file_type().is_ok_and(|k| k.is_symlink());
-                return Some(Ok(Named { key, path, link }));
+                let entry = (!link).then_some(entry);
+                return Some(Ok(Named { key, path, entry }));
             }
             if let Err(e) = self.enter(path, key) {
                 return Some(Err(e));
@@ -290,10 +293,9 @@ impl Named {
         filter: &Filter,
     ) -> Result<Option<ObjectRef>, SourceError> {
         // Links to files are followed; links to folders are not (no cycles).
-        let meta = if self.link {
-            std::fs::metadata(&self.path)
-        } else {
-            std::fs::symlink_metadata(&self.path)
+        let meta = match &self.entry {
+            Some(entry) => entry.metadata(),
+            None => std::fs::metadata(&self.path),
         }
         .map_err(|e| io_err(&self.path, e))?;
         if !meta.is_file() {
