@@ -750,12 +750,7 @@ fn objects_over_the_size_cap_are_unreadable_not_read() {
 #[test]
 fn a_file_that_cannot_be_listed_mid_scan_stops_it_and_keeps_the_last_report() {
     let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    generate(
-        &corpus,
-        &["--events", "300", "--scenario", "none", "--days", "1"],
-    );
-    let out = dir.path().join("out");
+    let (corpus, out) = one_day(dir.path());
     let clean = scan(&[&corpus], &out, &[]);
     assert_eq!(clean.status.code(), Some(0), "{}", text(&clean.stderr));
     let before = std::fs::read(out.join("run.json")).unwrap();
@@ -787,12 +782,7 @@ fn a_file_that_cannot_be_listed_mid_scan_stops_it_and_keeps_the_last_report() {
 #[test]
 fn strict_stops_at_an_unreadable_object_and_keeps_the_last_report() {
     let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    generate(
-        &corpus,
-        &["--events", "300", "--scenario", "none", "--days", "1"],
-    );
-    let out = dir.path().join("out");
+    let (corpus, out) = one_day(dir.path());
     let clean = scan(&[&corpus], &out, &["--strict"]);
     assert_eq!(clean.status.code(), Some(0), "{}", text(&clean.stderr));
     let before = std::fs::read(out.join("run.json")).unwrap();

@@ -43,6 +43,17 @@ pub fn generate(dir: &Path, extra: &[&str]) {
     );
 }
 
+/// A corpus of one day and 300 events without a scenario at `dir/corpus`,
+/// and the report folder `dir/out` to scan it into (not made yet).
+pub fn one_day(dir: &Path) -> (PathBuf, PathBuf) {
+    let corpus = dir.join("corpus");
+    generate(
+        &corpus,
+        &["--events", "300", "--scenario", "none", "--days", "1"],
+    );
+    (corpus, dir.join("out"))
+}
+
 /// Runs `fedtrail scan` and returns the output; `out` is the report folder.
 pub fn scan(sources: &[&Path], out: &Path, extra: &[&str]) -> Output {
     let mut args: Vec<&str> = vec!["scan"];
