@@ -163,12 +163,11 @@ pub struct Listing {
     single: Option<Named>,
 }
 
-/// A folder being walked: its path, its key, and its entries in reverse key
-/// order (the next one last).
+/// A folder being walked: its key, and its entries in reverse key order
+/// (the next one last).
 struct Folder {
-    dir: PathBuf,
     prefix: String,
-    entries: Vec<(String, std::fs::DirEntry, bool)>,
+    entries: Vec<(String, std::fs::DirEntry, std::fs::FileType)>,
 }
 
 /// A file as listed: its key and path, before its size and time are known.
@@ -228,24 +227,17 @@ impl Listing {
         for entry in std::fs::read_dir(&dir).map_err(|e| io_err(&dir, e))? {
             let entry = entry.map_err(|e| io_err(&dir, e))?;
             // The kind comes with the folder's listing: no `stat` needed.
-            let is_dir = entry
-                .file_type()
-                .map_err(|e| io_err(&entry.path(), e))?
-                .is_dir();
+            let kind = entry.file_type().map_err(|e| io_err(&entry.path(), e))?;
             let mut name = entry.file_name().to_string_lossy().into_owned();
             // Sorted with a `/` after a folder's name, the walk meets keys in
             // the order of their full text ("a-b" before "a/c").
-            if is_dir {
+            if kind.is_dir() {
                 name.push('/');
             }
-            entries.push((name, entry, is_dir));
+            entries.push((name, entry, kind));
         }
         entries.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-        self.open.push(Folder {
-            dir,
-            prefix,
-            entries,
-        });
+        self.open.push(Folder { prefix, entries });
         Ok(())
     }
 }
@@ -259,11 +251,11 @@ impl Iterator for Listing {
         }
         loop {
             let folder = self.open.last_mut()?;
-            let Some((mut name, entry, is_dir)) = folder.entries.pop() else {
+            let Some((mut name, entry, kind)) = folder.entries.pop() else {
                 self.open.pop();
                 continue;
             };
-            if is_dir {
+            if kind.is_dir() {
                 name.pop();
             }
             let key = if folder.prefix.is_empty() {
@@ -271,10 +263,9 @@ impl Iterator for Listing {
             } else {
                 format!("{}/{name}", folder.prefix)
             };
-            let path = folder.dir.join(entry.file_name());
-            if !is_dir {
-                let link = entry.file_type().is_ok_and(|k| k.is_symlink());
-                let entry = (!link).then_some(entry);
+            let path = entry.path();
+            if !kind.is_dir() {
+                let entry = (!kind.is_symlink()).then_some(entry);
                 return Some(Ok(Named { key, path, entry }));
             }
             if let Err(e) = self.enter(path, key) {
