@@ -588,12 +588,17 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             &requests,
         ))?);
     }
-    let segments = segments(listings, listed);
+    let mut segments = segments(listings, listed);
     let list_s = clock.elapsed().as_secs_f64();
     // Written beside `--out` and put in its place at the end. Begun before
     // the previous report is read: a run that died moving its report into
     // place left it parked, and beginning puts it back.
     let dataset = Dataset::begin(&cfg.out)?;
+    for segment in &mut segments {
+        if let Segment::Local(listing) = segment {
+            listing.pass_over(dataset.folder());
+        }
+    }
 
     // An incremental run reads only what the previous report lacks.
     let state_file = cfg

@@ -748,6 +748,34 @@ fn objects_over_the_size_cap_are_unreadable_not_read() {
 }
 
 #[test]
+fn a_report_written_inside_the_input_is_not_read_as_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    generate(
+        &input,
+        &["--events", "300", "--scenario", "none", "--days", "1"],
+    );
+    // Walked after the logs ("AWSLogs/..." < "zz"), when this run's report
+    // is being written in it.
+    let out = input.join("zz/reports");
+    std::fs::create_dir(input.join("zz")).unwrap();
+    let first = scan(&[&input], &out, &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let keys: Vec<String> = rows(&out.join("objects.parquet"))
+        .iter()
+        .filter_map(|r| str_field(r, "key").map(str::to_string))
+        .collect();
+    assert!(!keys.is_empty());
+    assert!(
+        keys.iter().all(|k| k.starts_with("AWSLogs/")),
+        "{:?}",
+        keys.iter()
+            .filter(|k| !k.starts_with("AWSLogs/"))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn a_file_that_cannot_be_listed_mid_scan_stops_it_and_keeps_the_last_report() {
     let dir = tempfile::tempdir().unwrap();
     let (corpus, out) = one_day(dir.path());

@@ -222,6 +222,11 @@ impl Dataset {
         })
     }
 
+    /// The folder the dataset is written to before it is published.
+    pub fn folder(&self) -> &Path {
+        &self.staging.dir
+    }
+
     /// Where a file of the dataset is written before it is published.
     pub fn file(&self, name: &str) -> PathBuf {
         self.staging.dir.join(name)

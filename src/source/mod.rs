@@ -161,6 +161,9 @@ pub struct Listing {
     open: Vec<Folder>,
     /// A single-file input, until it is handed out.
     single: Option<Named>,
+    /// A folder not to walk: where this run writes its report (see
+    /// [`Listing::pass_over`]), by device and inode.
+    passed_over: Option<(u64, u64)>,
 }
 
 /// A folder being walked: its key, and its entries in reverse key order
@@ -192,6 +195,7 @@ impl Listing {
             below_input: !meta.is_file(),
             open: Vec::new(),
             single: None,
+            passed_over: None,
         };
         if meta.is_file() {
             let key = root
@@ -221,6 +225,37 @@ impl Listing {
         }
     }
 
+    /// Does not walk `folder` if the walk meets it: the report being
+    /// written, when it lies inside the input, is not part of the trail.
+    /// (Folders read before this is called were read before it existed.)
+    pub fn pass_over(&mut self, folder: &Path) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            self.passed_over = std::fs::metadata(folder).ok().map(|m| (m.dev(), m.ino()));
+        }
+        #[cfg(not(unix))]
+        let _ = folder;
+    }
+
+    /// Whether the folder entry `entry` is the one to pass over: its inode
+    /// comes with the listing, its device only from a stat (made only when
+    /// the inode is the same).
+    fn passes_over(&self, entry: &std::fs::DirEntry) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{DirEntryExt, MetadataExt};
+            self.passed_over.is_some_and(|(dev, ino)| {
+                entry.ino() == ino && entry.metadata().is_ok_and(|m| m.dev() == dev)
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = entry;
+            false
+        }
+    }
+
     /// Reads the folder `dir` (whose key is `prefix`) and puts it on top.
     fn enter(&mut self, dir: PathBuf, prefix: String) -> Result<(), SourceError> {
         let mut entries = Vec::new();
@@ -228,6 +263,9 @@ impl Listing {
             let entry = entry.map_err(|e| io_err(&dir, e))?;
             // The kind comes with the folder's listing: no `stat` needed.
             let kind = entry.file_type().map_err(|e| io_err(&entry.path(), e))?;
+            if kind.is_dir() && self.passes_over(&entry) {
+                continue;
+            }
             let mut name = entry.file_name().to_string_lossy().into_owned();
             // Sorted with a `/` after a folder's name, the walk meets keys in
             // the order of their full text ("a-b" before "a/c").
