@@ -284,7 +284,7 @@ impl Reading<'_> {
         for (k, obj) in objects.iter().enumerate() {
             match self.verdict(obj) {
                 Some(Verdict::Unchanged) => self.put(first + k, self.unchanged(obj)),
-                Some(_) if is_remote(obj) => fetched.push(k),
+                Some(v) if is_remote(obj) => fetched.push((k, Some(v))),
                 v => direct.push((k, v)),
             }
         }
@@ -304,11 +304,13 @@ impl Reading<'_> {
         else {
             return;
         };
+        // Each fetched object is known by its place in `fetched`.
         let wanted = fetched
             .iter()
-            .filter_map(|&k| match &objects[k].location {
+            .enumerate()
+            .filter_map(|(j, &(k, _))| match &objects[k].location {
                 Location::S3 { bucket, prefix } => Some(fetch::Wanted {
-                    index: k,
+                    index: j,
                     bucket: bucket.clone(),
                     prefix: prefix.clone(),
                     rest: objects[k].key.clone(),
@@ -328,10 +330,10 @@ impl Reading<'_> {
         self.pool.install(|| {
             std::iter::from_fn(|| rx.blocking_recv())
                 .par_bridge()
-                .for_each_init(Scratch::default, |scratch, (k, bytes)| {
+                .for_each_init(Scratch::default, |scratch, (j, bytes)| {
                     let mut bytes = Some(bytes);
+                    let (k, verdict) = fetched[j];
                     let obj = objects[k].clone();
-                    let verdict = self.verdict(&obj);
                     self.object(first + k, obj, verdict, scratch, &mut |_| {
                         bytes.take().expect("an object is read once")
                     });
