@@ -2,7 +2,9 @@
 //! run's dataset. Sorts everything into one deterministic order, drops
 //! duplicate `eventID`s (CloudTrail delivers some records twice), keeps
 //! role-policy changes only for roles seen in federation, and builds the
-//! `failures` and `timeline` tables. Plain functions over plain data.
+//! `failures` and `timeline` tables. Events are gathered in a [`Spill`]
+//! and merged as a stream, so that the events table is written as they
+//! come; the run keeps of each event only what the analyses read.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -10,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::ROLE_POLICY_EVENTS;
 use crate::model::{ConfigChange, FedEvent, Micros, ObjectReport, ObjectStatus, Stage, Text};
+use crate::sinks::SinkError;
+use crate::spill::Spill;
 use crate::time::MICROS_PER_MINUTE;
 
 /// What happened to one object's records; the counts add up:
@@ -72,6 +76,9 @@ pub struct RunCounts {
 /// objects finish, see `sinks::objects`.)
 #[derive(Debug, Clone, Default)]
 pub struct Merged {
+    /// The kept events in time order, as the analyses and the human
+    /// reports read them: in a scan, without the fields only the events
+    /// table shows (see [`for_analysis`]).
     pub events: Vec<FedEvent>,
     pub changes: Vec<ConfigChange>,
     pub counts: RunCounts,
@@ -87,16 +94,23 @@ pub struct Merged {
 /// Items are in arrival order; each carries a tie-break (the object's place
 /// in key order, then the record's place in the object) so that the final
 /// order does not depend on which worker finished first.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Gathered {
-    events: Vec<FedEvent>,
-    event_ties: Vec<u64>,
+    events: Spill,
     changes: Vec<ConfigChange>,
     change_ties: Vec<u64>,
     counts: RunCounts,
 }
 
 impl Gathered {
+    /// Gathers events in `events`.
+    pub fn new(events: Spill) -> Gathered {
+        Gathered {
+            events,
+            ..Gathered::default()
+        }
+    }
+
     /// Takes an object's output: its events and changes, and its counts.
     /// Returns its report row. `rank` is the object's place among all
     /// listed objects in `(source, key)` order.
@@ -113,9 +127,9 @@ impl Gathered {
         c.records.add(&out.counts);
         // Rank 0 is for rows carried from an earlier report: they come first.
         let base = (u64::from(rank) + 1) << 32;
-        self.event_ties
-            .extend((0..out.events.len() as u64).map(|i| base | i));
-        self.events.extend(out.events);
+        for (i, e) in out.events.into_iter().enumerate() {
+            self.events.push(base | i as u64, e);
+        }
         self.change_ties
             .extend((0..out.changes.len() as u64).map(|i| base | i));
         self.changes.extend(out.changes);
@@ -123,7 +137,8 @@ impl Gathered {
     }
 }
 
-/// Merges worker outputs (in any order) into one deterministic dataset.
+/// Merges worker outputs (in any order) into one deterministic dataset,
+/// in memory, keeping every field of every event.
 pub fn merge(mut outputs: Vec<ObjectOutput>) -> Merged {
     outputs
         .sort_by(|a, b| (&a.report.source, &a.report.key).cmp(&(&b.report.source, &b.report.key)));
@@ -131,17 +146,45 @@ pub fn merge(mut outputs: Vec<ObjectOutput>) -> Merged {
     for (rank, out) in outputs.into_iter().enumerate() {
         gathered.take(rank as u32, out);
     }
-    merge_gathered(gathered)
+    let mut events = Vec::new();
+    let mut merged = merge_gathered(gathered, |e| {
+        events.push(e.clone());
+        Ok(())
+    })
+    .expect("an in-memory merge does no I/O");
+    merged.events = events;
+    merged
 }
 
 /// [`merge`] for a run whose outputs were [`Gathered`] as objects
-/// finished.
-pub fn merge_gathered(mut gathered: Gathered) -> Merged {
+/// finished: each kept event is given to `each` in time order, then kept
+/// [`for_analysis`] in the result.
+pub fn merge_gathered(
+    mut gathered: Gathered,
+    each: impl FnMut(&FedEvent) -> Result<(), SinkError>,
+) -> Result<Merged, SinkError> {
     let merged = Merged {
         counts: std::mem::take(&mut gathered.counts),
         ..Merged::default()
     };
-    finish(merged, gathered)
+    finish(merged, gathered, each)
+}
+
+/// An event as the analyses and human reports read it: without the fields
+/// only the events table shows (the object it came from, user agent,
+/// issuer, audience, duration, event source and name). The object's name
+/// in particular would otherwise keep every object with an event in memory.
+pub fn for_analysis(e: &mut FedEvent) {
+    thread_local! {
+        static NOWHERE: std::sync::Arc<str> = std::sync::Arc::from("");
+    }
+    e.source_object = NOWHERE.with(std::sync::Arc::clone);
+    e.user_agent = None;
+    e.issuer = None;
+    e.audience = None;
+    e.duration_seconds = None;
+    e.event_source = Text::default();
+    e.event_name = Text::default();
 }
 
 /// What an incremental run kept of the report it merged into.
@@ -162,42 +205,56 @@ pub fn merge_onto(
     previous: Merged,
     mut gathered: Gathered,
     reread: &HashSet<String>,
-) -> (Merged, Carried) {
-    let mut events: Vec<FedEvent> = previous
-        .events
-        .into_iter()
-        .filter(|e| !reread.contains(&*e.source_object))
-        .collect();
+    each: impl FnMut(&FedEvent) -> Result<(), SinkError>,
+) -> Result<(Merged, Carried), SinkError> {
+    let mut carried_events = 0;
+    for e in previous.events {
+        if !reread.contains(&*e.source_object) {
+            // Earlier rows first (rank 0): on equal times they keep their place.
+            gathered.events.push(carried_events, e);
+            carried_events += 1;
+        }
+    }
     let mut changes: Vec<ConfigChange> = previous
         .changes
         .into_iter()
         .filter(|c| !reread.contains(&*c.source_object))
         .collect();
     let carried = Carried {
-        events: events.len() as u64,
+        events: carried_events,
         changes: changes.len() as u64,
     };
-    // Earlier rows first (rank 0): on equal times they keep their place.
-    gathered.event_ties.extend(0..events.len() as u64);
-    gathered.events.append(&mut events);
     gathered.change_ties.extend(0..changes.len() as u64);
     gathered.changes.append(&mut changes);
-    (merge_gathered(gathered), carried)
+    Ok((merge_gathered(gathered, each)?, carried))
 }
 
-/// Sorts and de-duplicates events and changes, drops role-policy changes of
-/// roles no event names, and counts what is written.
-fn finish(mut merged: Merged, gathered: Gathered) -> Merged {
+/// Merges the events (each to `each`, then kept for analysis), sorts and
+/// de-duplicates changes, drops role-policy changes of roles no event
+/// names, and counts what is written.
+fn finish(
+    mut merged: Merged,
+    gathered: Gathered,
+    mut each: impl FnMut(&FedEvent) -> Result<(), SinkError>,
+) -> Result<Merged, SinkError> {
     let Gathered {
-        mut events,
-        event_ties,
+        events: spill,
         mut changes,
         change_ties,
         counts: _,
     } = gathered;
-    merged.counts.duplicate_events = sort_and_dedupe(&mut events, &event_ties, |e| {
-        (e.event_time, e.event_id.as_deref())
-    });
+    let place = spill.place();
+    let io = |e| SinkError::io(&place, e);
+    let mut events = Vec::with_capacity(spill.len() as usize);
+    let mut stream = spill.merge().map_err(io)?;
+    for e in stream.by_ref() {
+        let mut e = e.map_err(io)?;
+        each(&e)?;
+        for_analysis(&mut e);
+        events.push(e);
+    }
+    merged.counts.duplicate_events = stream.duplicates();
+    drop(stream);
     merged.counts.duplicate_changes = sort_and_dedupe(&mut changes, &change_ties, |c| {
         (c.event_time, c.event_id.as_deref())
     });
@@ -221,7 +278,7 @@ fn finish(mut merged: Merged, gathered: Gathered) -> Merged {
     merged.counts.failures_observed =
         merged.events.iter().filter(|e| e.is_failure()).count() as u64;
     merged.counts.changes_written = merged.changes.len() as u64;
-    merged
+    Ok(merged)
 }
 
 /// Sorts by time, then by `ties` (one per item: objects in key order,
@@ -558,7 +615,7 @@ mod tests {
         for (out, rank) in outputs().into_iter().zip([2, 0, 1]) {
             gathered.take(rank, out);
         }
-        let got = merge_gathered(gathered);
+        let got = merge_gathered(gathered, |_| Ok(())).unwrap();
         let ids = |m: &Merged| -> Vec<String> {
             m.events
                 .iter()
@@ -585,11 +642,18 @@ mod tests {
                 .map(|i| event(i % 97, &format!("{key}{i}"), None))
                 .collect::<Vec<_>>()
         };
-        let mut gathered = Gathered::default();
+        // Spilled to disk in runs of 1,000 events.
+        let dir = tempfile::tempdir().unwrap();
+        let mut gathered = Gathered::new(Spill::to_disk(dir.path(), 1_000));
         for (key, rank) in [("c", 2), ("a", 0), ("b", 1)] {
             gathered.take(rank, output(key, events_of(key), vec![]));
         }
-        let got = merge_gathered(gathered);
+        let mut written = Vec::new();
+        let got = merge_gathered(gathered, |e| {
+            written.push(e.clone());
+            Ok(())
+        })
+        .unwrap();
         let mut want: Vec<(Micros, u32, usize)> = (0..3)
             .flat_map(|rank| (0..5000).map(move |i| ((i % 97) as Micros, rank, i)))
             .collect();
@@ -605,6 +669,14 @@ mod tests {
             .collect();
         assert_eq!(ids, want);
         assert_eq!(got.counts.events_written, 15_000);
+        // The events table gets every field; the analyses not the object's name.
+        let written_ids: Vec<&str> = written
+            .iter()
+            .map(|e| e.event_id.as_deref().unwrap())
+            .collect();
+        assert_eq!(written_ids, want);
+        assert!(written.iter().all(|e| &*e.source_object == "o"));
+        assert!(got.events.iter().all(|e| e.source_object.is_empty()));
     }
 
     #[test]

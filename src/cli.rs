@@ -188,6 +188,15 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SIZE", default_value = "512MiB")]
     pub max_object_size: String,
 
+    /// Federation events held in memory while reading: every N kept events
+    /// are sorted and written to a temporary file in the report's staging
+    /// folder (beside --out), then merged back as the events table is
+    /// written. Lower holds less memory (a few hundred bytes an event);
+    /// the files take about as much disk while the scan runs.
+    #[arg(long, value_name = "N", default_value_t = crate::spill::RUN,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub spill_events: usize,
+
     /// S3-compatible endpoint for s3:// sources, e.g. http://127.0.0.1:9000 (path-style
     /// addressing). AWS_ENDPOINT_URL works too.
     #[arg(long, value_name = "URL")]

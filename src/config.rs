@@ -148,6 +148,7 @@ pub fn scan_config(args: &ScanArgs, now: Micros, cores: usize) -> Result<ScanCon
         out: args.out.clone(),
         threads,
         max_object_bytes,
+        spill_events: args.spill_events,
         progress: !args.quiet,
         report_problems: true,
         strict: args.strict,

@@ -30,6 +30,7 @@ pub mod query;
 pub mod redact;
 pub mod sinks;
 pub mod source;
+pub mod spill;
 pub mod state;
 pub mod time;
 

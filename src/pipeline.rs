@@ -31,11 +31,12 @@ use crate::redact::Redactor;
 use crate::sinks::load::{self, LoadError, Loaded};
 use crate::sinks::objects::{InOrder, ObjectsTable, Problems};
 use crate::sinks::{
-    self, Dataset, Durations, IncidentSettings, Incremental, Report, RunInfo, S3Requests,
-    Selection, SinkError, Throughput,
+    self, Dataset, Durations, EventsWriter, IncidentSettings, Incremental, Report, RunInfo,
+    S3Requests, Selection, SinkError, Throughput,
 };
 use crate::source::s3::{Requests, S3Url};
 use crate::source::{self, Listing, Location, ObjectRef, SourceError};
+use crate::spill::Spill;
 use crate::state::{self, Seen, State, StateError, StateWriter, Verdict};
 use crate::time::{format_micros, MICROS_PER_MINUTE};
 
@@ -48,6 +49,8 @@ pub struct ScanConfig {
     pub threads: usize,
     /// Largest decompressed object read, in bytes.
     pub max_object_bytes: u64,
+    /// Kept events held in memory before a sorted run is written to disk.
+    pub spill_events: usize,
     /// Show a progress bar (only honoured when stderr is a terminal).
     pub progress: bool,
     /// Print per-object problems to stderr as they happen.
@@ -625,7 +628,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         pool: &pool,
         last_state,
         collector: Mutex::new(Collector {
-            gathered: aggregate::Gathered::default(),
+            gathered: aggregate::Gathered::new(Spill::to_disk(dataset.folder(), cfg.spill_events)),
             in_order: InOrder::default(),
             table,
             state_path,
@@ -684,15 +687,19 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         objects_unchanged: verdicts.unchanged,
         ..Incremental::default()
     };
-    // An incremental run replaces the rows of every object it read again.
+    // The events table is written as the events are merged. An
+    // incremental run replaces the rows of every object it read again.
+    let mut events = EventsWriter::create(&dataset)?;
+    let each = |e: &FedEvent| events.push(e);
     let previous = previous.map(|p| p.merged).zip(reread);
     let (mut merged, carried) = match previous {
-        Some((previous, reread)) => aggregate::merge_onto(previous, gathered, &reread),
+        Some((previous, reread)) => aggregate::merge_onto(previous, gathered, &reread, each)?,
         None => (
-            aggregate::merge_gathered(gathered),
+            aggregate::merge_gathered(gathered, each)?,
             aggregate::Carried::default(),
         ),
     };
+    events.finish()?;
     merged.counts.objects_listed += incremental.objects_unchanged;
     incremental.carried_objects = written.carried;
     incremental.carried_events = carried.events;

@@ -19,7 +19,7 @@ use self::atomic::Staging;
 use self::objects::Problems;
 use crate::aggregate::{FailureRow, Merged, RunCounts, TimelineRow};
 use crate::analyze::{Finding, Incident, IncidentParams};
-use crate::model::Micros;
+use crate::model::{FedEvent, Micros};
 use crate::time::date_of;
 use crate::time::{MICROS_PER_DAY, MICROS_PER_MINUTE};
 
@@ -161,7 +161,8 @@ pub struct Durations {
     pub list_s: f64,
     /// Listing local folders, fetching, decoding and classifying.
     pub process_s: f64,
-    /// Merging, de-duplicating and aggregating.
+    /// Merging and de-duplicating the events (writing the events table as
+    /// they come), and aggregating.
     pub merge_s: f64,
     pub until_write_s: f64,
 }
@@ -259,26 +260,60 @@ fn is_replaceable(out: &Path) -> Result<bool, SinkError> {
 /// whatever the size of a day or of the trail.
 const ROWS_PER_GROUP: usize = 16_384;
 
-fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
-    let events_dir = dir.join("events");
-    std::fs::create_dir(&events_dir).map_err(|e| SinkError::io(&events_dir, e))?;
-    // Events are sorted by time, so each date is one contiguous run. One day
-    // at a time: a day's frame is the largest thing held while writing.
-    let day_of = |t: Micros| t.div_euclid(MICROS_PER_DAY);
-    for day in report
-        .merged
-        .events
-        .chunk_by(|a, b| day_of(a.event_time) == day_of(b.event_time))
-    {
-        let part = events_dir.join(format!("date={}", date_of(day[0].event_time)));
-        std::fs::create_dir(&part).map_err(|e| SinkError::io(&part, e))?;
-        parquet::write_in_groups(
-            &part.join("part-0.parquet"),
-            day,
-            ROWS_PER_GROUP,
-            parquet::events_frame,
-        )?;
+/// The events table, written as the merged events arrive in time order:
+/// one file per day (`events/date=YYYY-MM-DD/part-0.parquet`), a row group
+/// every [`ROWS_PER_GROUP`] events, so only one group is held at a time.
+pub struct EventsWriter {
+    dir: PathBuf,
+    day: Micros,
+    file: Option<parquet::RowsWriter<FedEvent>>,
+}
+
+impl EventsWriter {
+    /// Starts the table in `dataset` (an `events` folder, empty until the
+    /// first event).
+    pub fn create(dataset: &Dataset) -> Result<EventsWriter, SinkError> {
+        let dir = dataset.file("events");
+        std::fs::create_dir(&dir).map_err(|e| SinkError::io(&dir, e))?;
+        Ok(EventsWriter {
+            dir,
+            day: Micros::MIN,
+            file: None,
+        })
     }
+
+    /// Writes the next event; events must come in time order.
+    pub fn push(&mut self, e: &FedEvent) -> Result<(), SinkError> {
+        let day = e.event_time.div_euclid(MICROS_PER_DAY);
+        debug_assert!(
+            day >= self.day || self.file.is_none(),
+            "events in time order"
+        );
+        if self.file.is_none() || day != self.day {
+            if let Some(file) = self.file.take() {
+                file.finish()?;
+            }
+            let part = self.dir.join(format!("date={}", date_of(e.event_time)));
+            std::fs::create_dir(&part).map_err(|e| SinkError::io(&part, e))?;
+            self.day = day;
+            self.file = Some(parquet::RowsWriter::new(
+                &part.join("part-0.parquet"),
+                ROWS_PER_GROUP,
+                parquet::events_frame,
+            ));
+        }
+        self.file.as_mut().expect("opened above").push(e.clone())
+    }
+
+    /// Writes the last day's last group and footer.
+    pub fn finish(self) -> Result<(), SinkError> {
+        self.file.map_or(Ok(()), parquet::RowsWriter::finish)
+    }
+}
+
+/// Writes every table but the events (see [`EventsWriter`]) and objects
+/// (see `objects`), `run.json` and the human reports.
+fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {
     parquet::write(
         &dir.join("failures.parquet"),
         parquet::failures_frame(report.failures),

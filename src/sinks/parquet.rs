@@ -286,16 +286,6 @@ fn compression() -> ParquetCompression {
     ))
 }
 
-/// Writes frames of one schema into one ZSTD-compressed Parquet file, each
-/// as its own row group(s), so that only one frame is built at a time.
-fn write_frames(path: &Path, frames: impl IntoIterator<Item = DataFrame>) -> Result<(), SinkError> {
-    let mut file = FramesWriter::new(path);
-    for df in frames {
-        file.write(df)?;
-    }
-    file.finish()
-}
-
 /// One Parquet file written a frame at a time; the file is created with the
 /// first frame's schema.
 struct FramesWriter {
@@ -395,20 +385,6 @@ fn buffered(path: &Path) -> Result<BufWriter<File>, SinkError> {
     Ok(BufWriter::with_capacity(1 << 16, file))
 }
 
-/// Writes `rows` as one file, building and writing `per_group` rows at a
-/// time. An empty table still gets its file, with its columns.
-pub fn write_in_groups<T>(
-    path: &Path,
-    rows: &[T],
-    per_group: usize,
-    frame: impl Fn(&[T]) -> DataFrame,
-) -> Result<(), SinkError> {
-    if rows.is_empty() {
-        return write(path, frame(rows));
-    }
-    write_frames(path, rows.chunks(per_group).map(frame))
-}
-
 /// Writes one frame as a ZSTD-compressed Parquet file.
 pub fn write(path: &Path, mut df: DataFrame) -> Result<(), SinkError> {
     let wrap = |e: PolarsError| SinkError::Parquet {
@@ -432,10 +408,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_empty_table_written_in_groups_still_has_its_file_and_columns() {
+    fn an_empty_table_written_by_rows_still_has_its_file_and_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("objects.parquet");
-        write_in_groups(&path, &[], 16, objects_frame).unwrap();
+        RowsWriter::new(&path, 16, objects_frame).finish().unwrap();
         let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
         assert_eq!(reader.metadata().file_metadata().num_rows(), 0);
         let columns = reader
@@ -448,7 +424,7 @@ mod tests {
     }
 
     #[test]
-    fn frames_written_one_at_a_time_make_one_file_in_order() {
+    fn rows_written_a_group_at_a_time_make_one_file_in_order() {
         let events: Vec<FedEvent> = (0..7)
             .map(|i| FedEvent {
                 event_time: i,
@@ -459,7 +435,11 @@ mod tests {
             .collect();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("part-0.parquet");
-        write_in_groups(&path, &events, 3, events_frame).unwrap();
+        let mut file = RowsWriter::new(&path, 3, events_frame);
+        for e in events {
+            file.push(e).unwrap();
+        }
+        file.finish().unwrap();
         let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
         assert_eq!(reader.metadata().num_row_groups(), 3);
         let ids: Vec<String> = reader
