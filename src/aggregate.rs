@@ -424,6 +424,80 @@ pub fn failures(events: &[FedEvent]) -> Vec<FailureRow> {
     rows
 }
 
+/// What the tables and analyses read of a run's events, gathered in one
+/// pass over them in time order: every failure, and counts of all events
+/// per 5-minute bucket. Its size grows with the failures and the length of
+/// the scanned period, not with the number of events.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// Every failure, in time order.
+    pub failures: Vec<FedEvent>,
+    /// Events and failures per (bucket start, stage, class or `ok`).
+    cells: BTreeMap<(Micros, Stage, &'static str), (u64, u64)>,
+    /// The first and last event time of each stage.
+    spans: BTreeMap<Stage, (Micros, Micros)>,
+}
+
+impl Observed {
+    /// Takes the next event; events must come in time order (the failures
+    /// are kept in the order they come).
+    pub fn add(&mut self, e: &FedEvent) {
+        let bucket = e.event_time.div_euclid(BUCKET) * BUCKET;
+        let class = e.failure_class.unwrap_or("ok");
+        let cell = self.cells.entry((bucket, e.stage, class)).or_default();
+        cell.0 += 1;
+        cell.1 += u64::from(e.is_failure());
+        let span = self
+            .spans
+            .entry(e.stage)
+            .or_insert((e.event_time, e.event_time));
+        span.0 = span.0.min(e.event_time);
+        span.1 = span.1.max(e.event_time);
+        if e.is_failure() {
+            self.failures.push(e.clone());
+        }
+    }
+
+    /// [`Observed::add`] of each of `events` (in time order).
+    pub fn of(events: &[FedEvent]) -> Observed {
+        let mut seen = Observed::default();
+        for e in events {
+            seen.add(e);
+        }
+        seen
+    }
+
+    /// The first and last event time of a stage, if it has events.
+    pub fn span(&self, stage: Stage) -> Option<(Micros, Micros)> {
+        self.spans.get(&stage).copied()
+    }
+
+    /// Events of `stage` in the buckets that start in `from..to`.
+    pub fn events_in(&self, stage: Stage, from: Micros, to: Micros) -> u64 {
+        self.cells
+            .range((from, Stage::Sts, "")..(to, Stage::Sts, ""))
+            .filter(|((_, s, _), _)| *s == stage)
+            .map(|(_, (n, _))| n)
+            .sum()
+    }
+
+    /// The `timeline` table: events per bucket, stage and class, in time order.
+    pub fn timeline(&self) -> Vec<TimelineRow> {
+        self.cells
+            .iter()
+            .map(
+                |(&(bucket_start, stage, failure_class), &(attempts, failures))| TimelineRow {
+                    bucket_start,
+                    stage,
+                    failure_class,
+                    attempts,
+                    failures,
+                },
+            )
+            .collect()
+    }
+}
+
 /// The width of a timeline bucket.
 pub const BUCKET: Micros = 5 * MICROS_PER_MINUTE;
 
@@ -440,28 +514,9 @@ pub struct TimelineRow {
     pub failures: u64,
 }
 
-/// Counts events per 5-minute bucket, stage and class, in time order.
+/// Counts events (in time order) per 5-minute bucket, stage and class.
 pub fn timeline(events: &[FedEvent]) -> Vec<TimelineRow> {
-    let mut cells: BTreeMap<(Micros, Stage, &'static str), (u64, u64)> = BTreeMap::new();
-    for e in events {
-        let bucket = e.event_time.div_euclid(BUCKET) * BUCKET;
-        let class = e.failure_class.unwrap_or("ok");
-        let cell = cells.entry((bucket, e.stage, class)).or_default();
-        cell.0 += 1;
-        cell.1 += u64::from(e.is_failure());
-    }
-    cells
-        .into_iter()
-        .map(
-            |((bucket_start, stage, failure_class), (attempts, failures))| TimelineRow {
-                bucket_start,
-                stage,
-                failure_class,
-                attempts,
-                failures,
-            },
-        )
-        .collect()
+    Observed::of(events).timeline()
 }
 
 #[cfg(test)]
@@ -707,5 +762,36 @@ mod tests {
                 (BUCKET, "ok", 1, 0)
             ]
         );
+    }
+
+    #[test]
+    fn observed_keeps_failures_and_counts_events_per_stage_and_bucket() {
+        let mut events = vec![
+            event(0, "1", Some("signature_invalid")),
+            event(BUCKET - 1, "2", None),
+            event(BUCKET, "3", None),
+            event(3 * BUCKET + 7, "4", Some("assertion_expired")),
+        ];
+        events.push(FedEvent {
+            stage: Stage::Connect,
+            ..event(2 * BUCKET, "5", None)
+        });
+        events.sort_by_key(|e| e.event_time);
+        let seen = Observed::of(&events);
+        let failed: Vec<_> = seen
+            .failures
+            .iter()
+            .map(|e| e.event_id.as_deref())
+            .collect();
+        assert_eq!(failed, [Some("1"), Some("4")]);
+        assert_eq!(seen.span(Stage::Sts), Some((0, 3 * BUCKET + 7)));
+        assert_eq!(seen.span(Stage::Connect), Some((2 * BUCKET, 2 * BUCKET)));
+        assert_eq!(seen.span(Stage::Signin), None);
+        // Buckets starting in [from, to).
+        assert_eq!(seen.events_in(Stage::Sts, 0, BUCKET), 2);
+        assert_eq!(seen.events_in(Stage::Sts, 0, 4 * BUCKET), 4);
+        assert_eq!(seen.events_in(Stage::Sts, BUCKET, 3 * BUCKET), 1);
+        assert_eq!(seen.events_in(Stage::Connect, 0, 4 * BUCKET), 1);
+        assert_eq!(seen.timeline(), timeline(&events));
     }
 }

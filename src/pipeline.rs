@@ -19,7 +19,9 @@ use chrono::{SecondsFormat, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::aggregate::{self, FailureRow, Merged, ObjectOutput, RecordCounts, TimelineRow};
+use crate::aggregate::{
+    self, FailureRow, Merged, ObjectOutput, Observed, RecordCounts, TimelineRow,
+};
 use crate::analyze::{self, Finding, Incident, IncidentParams};
 use crate::classify::json::Value;
 use crate::classify::{classify, Classified, Origin, RecordError, MAX_RECORD_MIB};
@@ -112,10 +114,11 @@ struct Derived {
 
 impl Derived {
     fn of(merged: &Merged, params: &IncidentParams) -> Derived {
+        let seen = Observed::of(&merged.events);
         Derived {
-            failures: aggregate::failures(&merged.events),
-            timeline: aggregate::timeline(&merged.events),
-            incidents: analyze::incidents(&merged.events, &merged.changes, params),
+            failures: aggregate::failures(&seen.failures),
+            timeline: seen.timeline(),
+            incidents: analyze::incidents_of(&seen, &merged.changes, params),
             findings: analyze::findings(&merged.events, &merged.changes, params),
         }
     }

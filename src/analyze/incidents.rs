@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::link::{recovery, suspected_cause, Failing};
 use super::{ranked, who, LinkedChange};
-use crate::aggregate::BUCKET;
+use crate::aggregate::{Observed, BUCKET};
 use crate::model::{ConfigChange, FedEvent, Micros, Stage};
 use crate::time::{MICROS_PER_HOUR, MICROS_PER_MINUTE};
 
@@ -101,17 +101,34 @@ pub fn incidents(
     changes: &[ConfigChange],
     params: &IncidentParams,
 ) -> Vec<Incident> {
+    incidents_of(&Observed::of(events), changes, params)
+}
+
+/// [`incidents`] from what a pass over the events [`Observed`]: their
+/// failures and their counts per bucket.
+pub fn incidents_of(
+    seen: &Observed,
+    changes: &[ConfigChange],
+    params: &IncidentParams,
+) -> Vec<Incident> {
     let mut out = Vec::new();
     for stage in Stage::ALL {
-        let of_stage: Vec<&FedEvent> = events.iter().filter(|e| e.stage == stage).collect();
+        let Some(span) = seen.span(stage) else {
+            continue;
+        };
+        let failed: Vec<&FedEvent> = seen.failures.iter().filter(|e| e.stage == stage).collect();
         let classes: BTreeSet<&'static str> =
-            of_stage.iter().filter_map(|e| e.failure_class).collect();
+            failed.iter().filter_map(|e| e.failure_class).collect();
         for class in classes {
-            for w in hot_windows(&of_stage, class, params) {
-                let lo = of_stage.partition_point(|e| e.event_time < w.first);
-                let hi = of_stage.partition_point(|e| e.event_time < w.last + BUCKET);
-                let window = &of_stage[lo..hi];
-                if let Some(i) = describe(stage, class, window, &w, changes, params) {
+            for w in hot_windows(span, &failed, class, params) {
+                // Windows are whole buckets: the stage's events in them are counted.
+                let (from, to) = (w.first, w.last + BUCKET);
+                let lo = failed.partition_point(|e| e.event_time < from);
+                let hi = failed.partition_point(|e| e.event_time < to);
+                let attempts = seen.events_in(stage, from, to);
+                if let Some(i) =
+                    describe(stage, class, &failed[lo..hi], attempts, &w, changes, params)
+                {
                     out.push(i);
                 }
             }
@@ -123,19 +140,21 @@ pub fn incidents(
     out
 }
 
-/// The candidate windows of one class among one stage's events (sorted by
-/// time) that are unlikely to be chance: runs of hot buckets, merged across
-/// `gap`, whose failures are at least `factor` times what the class's rate
-/// outside the window predicts and have a Poisson probability under that
-/// rate below [`SIGNIFICANCE`].
-fn hot_windows(events: &[&FedEvent], class: &str, params: &IncidentParams) -> Vec<Window> {
+/// The candidate windows of one class among one stage's failures (sorted by
+/// time; the stage's events span `span`) that are unlikely to be chance:
+/// runs of hot buckets, merged across `gap`, whose failures are at least
+/// `factor` times what the class's rate outside the window predicts and
+/// have a Poisson probability under that rate below [`SIGNIFICANCE`].
+fn hot_windows(
+    span: (Micros, Micros),
+    failed: &[&FedEvent],
+    class: &str,
+    params: &IncidentParams,
+) -> Vec<Window> {
     let bucket_of = |t: Micros| t.div_euclid(BUCKET) * BUCKET;
-    let (Some(first), Some(last)) = (events.first(), events.last()) else {
-        return Vec::new();
-    };
-    let (first, last) = (bucket_of(first.event_time), bucket_of(last.event_time));
+    let (first, last) = (bucket_of(span.0), bucket_of(span.1));
     let mut per_bucket: BTreeMap<Micros, u64> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.failure_class == Some(class)) {
+    for e in failed.iter().filter(|e| e.failure_class == Some(class)) {
         *per_bucket.entry(bucket_of(e.event_time)).or_default() += 1;
     }
     let buckets = (last - first) / BUCKET + 1;
@@ -209,16 +228,18 @@ fn poisson_sf(k: u64, mu: f64) -> f64 {
 }
 
 /// Turns a window into an incident, or `None` when it is too small.
+/// `failures` are the stage's failures in the window, `attempts` its events.
 fn describe(
     stage: Stage,
     class: &'static str,
-    events: &[&FedEvent],
+    failures: &[&FedEvent],
+    attempts: u64,
     w: &Window,
     changes: &[ConfigChange],
     params: &IncidentParams,
 ) -> Option<Incident> {
-    let all_failed = events.iter().filter(|e| e.is_failure()).count();
-    let failed: Vec<&FedEvent> = events
+    let all_failed = failures.len();
+    let failed: Vec<&FedEvent> = failures
         .iter()
         .copied()
         .filter(|e| e.failure_class == Some(class))
@@ -262,7 +283,7 @@ fn describe(
         dominant_class: class,
         dominant_share: failed.len() as f64 / all_failed as f64,
         failures: failed.len() as u64,
-        attempts: events.len() as u64,
+        attempts,
         affected_sessions: people.len() as u64,
         peak_bucket_failures: w.peak,
         baseline_bucket_failures: w.baseline,

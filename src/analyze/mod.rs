@@ -11,7 +11,7 @@ pub mod incidents;
 mod link;
 
 pub use findings::{findings, Finding};
-pub use incidents::{incidents, Incident, IncidentParams};
+pub use incidents::{incidents, incidents_of, Incident, IncidentParams};
 pub use link::LinkedChange;
 
 use std::collections::BTreeMap;
