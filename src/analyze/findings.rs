@@ -1,6 +1,10 @@
 //! Findings: the cross-event patterns of TAXONOMY.md ("Findings across
 //! events"), each with its evidence. One detector per finding id; every
-//! detector is a plain function of the run's events and changes.
+//! detector is a plain function of the run's failures, of the [`Facts`] a
+//! pass over all its events gathered, and of its changes. The facts hold
+//! counts, distinct names and evidence, not the events themselves (only
+//! regional concentration keeps a few bytes of each event that names a
+//! role).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,7 +12,7 @@ use super::incidents::{improbable, IncidentParams, MIN_BUCKET_FAILURES, RECOVERY
 use super::link::{suspected_cause, Failing};
 use super::{human_duration, ranked, short_name, who, LinkedChange};
 use crate::aggregate::BUCKET;
-use crate::model::{ConfigChange, FedEvent, Micros, Outcome, Stage};
+use crate::model::{ConfigChange, FedEvent, Micros, Outcome, Stage, Text};
 use crate::time::{format_micros, MICROS_PER_HOUR};
 
 /// How many evidence event ids a finding lists.
@@ -44,19 +48,32 @@ pub struct Finding {
     pub evidence_event_ids: Vec<String>,
 }
 
-/// Every finding of the run, most severe first, then by time.
+/// Every finding of the run, most severe first, then by time; `events`
+/// and `changes` sorted by time.
 pub fn findings(
     events: &[FedEvent],
     changes: &[ConfigChange],
     params: &IncidentParams,
 ) -> Vec<Finding> {
+    let failures: Vec<FedEvent> = events.iter().filter(|e| e.is_failure()).cloned().collect();
+    findings_of(&failures, &Facts::of(events, changes), changes, params)
+}
+
+/// [`findings`] from the run's failures (in time order) and the [`Facts`]
+/// of all its events.
+pub fn findings_of(
+    failures: &[FedEvent],
+    facts: &Facts,
+    changes: &[ConfigChange],
+    params: &IncidentParams,
+) -> Vec<Finding> {
     let mut out = Vec::new();
-    out.extend(certificate_rotation(events, changes, params));
-    out.extend(regional_concentration(events, changes, params));
-    out.extend(case_drift(events, changes, params));
-    out.extend(format_mismatch(events));
-    out.extend(whitespace(events));
-    out.extend(endpoint_audience_mismatch(events));
+    out.extend(certificate_rotation(failures, facts, changes, params));
+    out.extend(regional_concentration(failures, facts, changes, params));
+    out.extend(case_drift(failures, facts, changes, params));
+    out.extend(format_mismatch(failures, facts));
+    out.extend(whitespace(facts));
+    out.extend(endpoint_audience_mismatch(failures, facts));
     let rank = |s: &str| match s {
         "high" => 0,
         "medium" => 1,
@@ -73,6 +90,84 @@ pub fn findings(
     out
 }
 
+/// What a finding says of its evidence events, gathered one event at a
+/// time in time order: how many, when, the first ids, the classes.
+#[derive(Debug, Clone, Default)]
+struct Evidence {
+    count: u64,
+    /// The first event's place in the run and its account.
+    first_seq: u64,
+    account: Option<Text>,
+    first: Micros,
+    last: Micros,
+    /// The first [`EVIDENCE_IDS`] ids, with each event's place in the run.
+    ids: Vec<(u64, Text)>,
+    classes: BTreeMap<&'static str, usize>,
+}
+
+impl Evidence {
+    /// Takes the event at place `seq` of the run.
+    fn add(&mut self, seq: u64, e: &FedEvent) {
+        if self.count == 0 {
+            self.first_seq = seq;
+            self.account = e.account_id.clone();
+            (self.first, self.last) = (e.event_time, e.event_time);
+        }
+        self.count += 1;
+        self.first = self.first.min(e.event_time);
+        self.last = self.last.max(e.event_time);
+        if self.ids.len() < EVIDENCE_IDS {
+            if let Some(id) = &e.event_id {
+                self.ids.push((seq, id.clone()));
+            }
+        }
+        if let Some(c) = e.failure_class {
+            *self.classes.entry(c).or_default() += 1;
+        }
+    }
+
+    /// The evidence of events sorted by time.
+    fn of(events: &[&FedEvent]) -> Evidence {
+        let mut evidence = Evidence::default();
+        for (seq, e) in events.iter().enumerate() {
+            evidence.add(seq as u64, e);
+        }
+        evidence
+    }
+
+    /// The evidence of the events of all `parts` together.
+    fn join<'a>(parts: impl Iterator<Item = &'a Evidence>) -> Evidence {
+        let mut all = Evidence::default();
+        for p in parts.filter(|p| p.count > 0) {
+            if all.count == 0 || p.first_seq < all.first_seq {
+                all.first_seq = p.first_seq;
+                all.account = p.account.clone();
+            }
+            if all.count == 0 {
+                (all.first, all.last) = (p.first, p.last);
+            }
+            all.count += p.count;
+            all.first = all.first.min(p.first);
+            all.last = all.last.max(p.last);
+            all.ids.extend(p.ids.iter().cloned());
+            for (c, n) in &p.classes {
+                *all.classes.entry(c).or_default() += n;
+            }
+        }
+        all.ids.sort_by_key(|(seq, _)| *seq);
+        all.ids.truncate(EVIDENCE_IDS);
+        all
+    }
+
+    /// The most common failure class (ties: the first by name).
+    fn dominant_class(&self) -> Option<&'static str> {
+        self.classes
+            .iter()
+            .max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c)))
+            .map(|(c, _)| *c)
+    }
+}
+
 /// Builds a finding from its evidence events (sorted by time, not empty).
 fn finding(
     id: &'static str,
@@ -81,35 +176,175 @@ fn finding(
     evidence: &[&FedEvent],
     detail: String,
 ) -> Finding {
+    finding_of(id, severity, subject, &Evidence::of(evidence), detail)
+}
+
+/// Builds a finding from its evidence (of at least one event).
+fn finding_of(
+    id: &'static str,
+    severity: &'static str,
+    subject: String,
+    evidence: &Evidence,
+    detail: String,
+) -> Finding {
     Finding {
         finding: id,
         severity,
         subject,
-        account_id: evidence[0].account_id.as_deref().map(str::to_owned),
-        failure_class: dominant_class(evidence),
-        evidence_count: evidence.len() as u64,
-        first_seen: evidence.iter().map(|e| e.event_time).min().unwrap_or(0),
-        last_seen: evidence.iter().map(|e| e.event_time).max().unwrap_or(0),
+        account_id: evidence.account.as_deref().map(str::to_owned),
+        failure_class: evidence.dominant_class(),
+        evidence_count: evidence.count,
+        first_seen: evidence.first,
+        last_seen: evidence.last,
         detail,
         related_change: None,
         time_to_recovery: None,
-        evidence_event_ids: evidence
-            .iter()
-            .filter_map(|e| e.event_id.as_deref().map(str::to_owned))
-            .take(EVIDENCE_IDS)
-            .collect(),
+        evidence_event_ids: evidence.ids.iter().map(|(_, id)| id.to_string()).collect(),
     }
 }
 
 fn dominant_class(events: &[&FedEvent]) -> Option<&'static str> {
-    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for c in events.iter().filter_map(|e| e.failure_class) {
-        *counts.entry(c).or_default() += 1;
+    Evidence::of(events).dominant_class()
+}
+
+/// One event that names a role, as regional concentration reads it.
+#[derive(Debug, Clone)]
+struct RoleEvent {
+    time: Micros,
+    region: Option<Text>,
+    ok: bool,
+}
+
+/// A session name's events (any outcome), for case drift.
+#[derive(Debug, Clone, Default)]
+struct Named {
+    /// Whether a sign-in (not a configuration event) used the name.
+    signed_in: bool,
+    evidence: Evidence,
+}
+
+/// What the findings read of a run's events besides the failures, gathered
+/// in one pass over the events in time order ([`Facts::add`]).
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Events taken so far: the next event's place in the run.
+    seq: u64,
+    /// The first and last event time.
+    span: Option<(Micros, Micros)>,
+    /// The times of the successful provider metadata writes (sorted,
+    /// distinct), and per provider the successful events between them:
+    /// `[k]` counts those after write `k - 1` and at or before write `k`.
+    writes: Vec<Micros>,
+    successes_between_writes: BTreeMap<Text, Vec<u64>>,
+    /// Account -> role -> its sign-in events.
+    role_events: BTreeMap<Text, BTreeMap<Text, Vec<RoleEvent>>>,
+    /// (account, session name) -> its events.
+    names: BTreeMap<(Text, Text), Named>,
+    /// Account -> the session names of successful Connect sign-ins.
+    connect_ok: BTreeMap<Text, BTreeSet<Text>>,
+    /// Account (or `(unknown)`) -> events with a padded name or ARN, and
+    /// the first padded value.
+    padded: BTreeMap<Text, (Evidence, Text)>,
+    /// Provider -> STS endpoint type -> successful sign-ins.
+    endpoint_ok: BTreeMap<Text, BTreeMap<Text, u64>>,
+}
+
+impl Facts {
+    /// Facts to gather for a run with these changes (sorted by time).
+    pub fn new(changes: &[ConfigChange]) -> Facts {
+        let mut writes: Vec<Micros> = changes
+            .iter()
+            .filter(|c| is_provider_write(c) && c.outcome == Outcome::Success)
+            .map(|c| c.event_time)
+            .collect();
+        writes.sort_unstable();
+        writes.dedup();
+        Facts {
+            writes,
+            ..Facts::default()
+        }
     }
-    counts
-        .into_iter()
-        .max_by_key(|(c, n)| (*n, std::cmp::Reverse(*c)))
-        .map(|(c, _)| c)
+
+    /// The facts of `events` (sorted by time).
+    pub fn of(events: &[FedEvent], changes: &[ConfigChange]) -> Facts {
+        let mut facts = Facts::new(changes);
+        for e in events {
+            facts.add(e);
+        }
+        facts
+    }
+
+    /// Takes the next event of the run (in time order).
+    pub fn add(&mut self, e: &FedEvent) {
+        let seq = self.seq;
+        self.seq += 1;
+        let t = e.event_time;
+        self.span = Some(self.span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+        let ok = e.outcome == Outcome::Success;
+        if let (true, Some(p)) = (ok, &e.provider_arn) {
+            let k = self.writes.partition_point(|w| *w < t);
+            let counts = self
+                .successes_between_writes
+                .entry(p.clone())
+                .or_insert_with(|| vec![0; self.writes.len() + 1]);
+            counts[k] += 1;
+        }
+        let signs_in = e.stage != Stage::Config;
+        if let (true, Some(a), Some(r)) = (signs_in, &e.account_id, &e.role_arn) {
+            self.role_events
+                .entry(a.clone())
+                .or_default()
+                .entry(r.clone())
+                .or_default()
+                .push(RoleEvent {
+                    time: t,
+                    region: e.region.clone(),
+                    ok: !e.is_failure(),
+                });
+        }
+        if let (Some(a), Some(s)) = (&e.account_id, &e.session_name) {
+            let named = self.names.entry((a.clone(), s.clone())).or_default();
+            named.signed_in |= signs_in;
+            named.evidence.add(seq, e);
+            if e.stage == Stage::Connect && !e.is_failure() {
+                self.connect_ok
+                    .entry(a.clone())
+                    .or_default()
+                    .insert(s.clone());
+            }
+        }
+        let value = [&e.session_name, &e.role_arn, &e.provider_arn]
+            .into_iter()
+            .find_map(|v| v.as_ref().filter(|s| padded(Some(s))));
+        if let Some(value) = value {
+            let account = e.account_id.clone().unwrap_or_else(|| "(unknown)".into());
+            let (evidence, _) = self
+                .padded
+                .entry(account)
+                .or_insert_with(|| (Evidence::default(), value.clone()));
+            evidence.add(seq, e);
+        }
+        if let (Stage::Sts, None, Some(p), Some(ep)) =
+            (e.stage, e.failure_class, &e.provider_arn, &e.endpoint_type)
+        {
+            *self
+                .endpoint_ok
+                .entry(p.clone())
+                .or_default()
+                .entry(ep.clone())
+                .or_default() += 1;
+        }
+    }
+
+    /// Successful events through `provider` after `write`, the time of a
+    /// successful provider metadata write.
+    fn successes_after(&self, provider: &str, write: Micros) -> u64 {
+        let j = self.writes.partition_point(|w| *w < write);
+        debug_assert_eq!(self.writes.get(j), Some(&write), "a write the facts know");
+        self.successes_between_writes
+            .get(provider)
+            .map_or(0, |counts| counts.iter().skip(j + 1).sum())
+    }
 }
 
 fn failing<'a>(class: &'a str, evidence: &[&'a FedEvent]) -> Failing<'a> {
@@ -179,22 +414,20 @@ fn is_provider_write(c: &ConfigChange) -> bool {
 /// background of such failures), when it started, and whether and when an
 /// `UpdateSAMLProvider` ended it.
 fn certificate_rotation(
-    events: &[FedEvent],
+    failures: &[FedEvent],
+    facts: &Facts,
     changes: &[ConfigChange],
     params: &IncidentParams,
 ) -> Vec<Finding> {
     let mut by_provider: BTreeMap<&str, Vec<&FedEvent>> = BTreeMap::new();
-    for e in events {
+    for e in failures {
         if e.failure_class == Some("signature_invalid") {
             if let Some(p) = e.provider_arn.as_deref() {
                 by_provider.entry(p).or_default().push(e);
             }
         }
     }
-    let span = match (events.first(), events.last()) {
-        (Some(a), Some(b)) => b.event_time - a.event_time,
-        _ => 0,
-    };
+    let span = facts.span.map_or(0, |(first, last)| last - first);
     let mut out = Vec::new();
     for (provider, failures) in by_provider {
         let name = short_name(provider);
@@ -249,14 +482,7 @@ fn certificate_rotation(
             match fix {
                 Some(c) => {
                     let ttr = c.event_time - first;
-                    let after = events
-                        .iter()
-                        .filter(|e| {
-                            e.event_time > c.event_time
-                                && e.provider_arn.as_deref() == Some(provider)
-                                && e.outcome == Outcome::Success
-                        })
-                        .count();
+                    let after = facts.successes_after(provider, c.event_time);
                     detail.push_str(&format!(
                         "; {} at {} ended it: {} to recovery ({after} successful sign-ins through {name} after it)",
                         c.event_name,
@@ -295,24 +521,35 @@ fn certificate_rotation(
 /// `regional_concentration`: a role failing in one region while it succeeds
 /// in others over the same stretch of time.
 fn regional_concentration(
-    events: &[FedEvent],
+    failures: &[FedEvent],
+    facts: &Facts,
     changes: &[ConfigChange],
     params: &IncidentParams,
 ) -> Vec<Finding> {
-    let mut by_role: BTreeMap<(&str, &str), Vec<&FedEvent>> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.stage != Stage::Config) {
-        if let (Some(account), Some(role)) = (e.account_id.as_deref(), e.role_arn.as_deref()) {
-            by_role.entry((account, role)).or_default().push(e);
+    // (account, role) -> region -> failures
+    type ByRegion<'a> = BTreeMap<&'a str, Vec<&'a FedEvent>>;
+    let mut by_role: BTreeMap<(&str, &str), ByRegion> = BTreeMap::new();
+    for e in failures.iter().filter(|e| e.stage != Stage::Config) {
+        if let (Some(account), Some(role), Some(region)) = (
+            e.account_id.as_deref(),
+            e.role_arn.as_deref(),
+            e.region.as_deref(),
+        ) {
+            by_role
+                .entry((account, role))
+                .or_default()
+                .entry(region)
+                .or_default()
+                .push(e);
         }
     }
     let mut out = Vec::new();
-    for ((_, role), role_events) in by_role {
-        let mut failed_in: BTreeMap<&str, Vec<&FedEvent>> = BTreeMap::new();
-        for e in role_events.iter().filter(|e| e.is_failure()) {
-            if let Some(r) = e.region.as_deref() {
-                failed_in.entry(r).or_default().push(e);
-            }
-        }
+    for ((account, role), failed_in) in by_role {
+        let role_events: &[RoleEvent] = facts
+            .role_events
+            .get(account)
+            .and_then(|roles| roles.get(role))
+            .map_or(&[], Vec::as_slice);
         let bursts = failed_in
             .into_iter()
             .flat_map(|(region, f)| bursts(&f, BURST_GAP).into_iter().map(move |b| (region, b)));
@@ -324,19 +561,19 @@ fn regional_concentration(
                 failures[0].event_time,
                 failures[failures.len() - 1].event_time,
             );
-            let span: Vec<&&FedEvent> = role_events
+            let span: Vec<&RoleEvent> = role_events
                 .iter()
-                .filter(|e| e.event_time >= first && e.event_time <= last)
+                .filter(|e| e.time >= first && e.time <= last)
                 .collect();
             let here = span
                 .iter()
                 .filter(|e| e.region.as_deref() == Some(region))
                 .count();
-            let elsewhere: Vec<&&&FedEvent> = span
+            let elsewhere: Vec<&&RoleEvent> = span
                 .iter()
                 .filter(|e| e.region.as_deref() != Some(region))
                 .collect();
-            let ok_elsewhere = elsewhere.iter().filter(|e| !e.is_failure()).count();
+            let ok_elsewhere = elsewhere.iter().filter(|e| e.ok).count();
             let rate_here = failures.len() as f64 / here as f64;
             let rate_elsewhere = if elsewhere.is_empty() {
                 1.0
@@ -350,7 +587,7 @@ fn regional_concentration(
             let others = ranked(
                 elsewhere
                     .iter()
-                    .filter(|e| !e.is_failure())
+                    .filter(|e| e.ok)
                     .map(|e| e.region.as_deref()),
             );
             let others: Vec<&str> = others.iter().map(|(r, _)| r.as_str()).collect();
@@ -380,20 +617,15 @@ fn regional_concentration(
 /// `session_name_case_drift`: one name in more than one spelling, in
 /// particular a Connect "not onboarded" name that succeeds in another case.
 fn case_drift(
-    events: &[FedEvent],
+    failures: &[FedEvent],
+    facts: &Facts,
     changes: &[ConfigChange],
     params: &IncidentParams,
 ) -> Vec<Finding> {
-    // The distinct (account, name) pairs first: far fewer than events, so
-    // each name is lower-cased once.
-    let distinct: std::collections::HashSet<(&str, &str)> = events
-        .iter()
-        .filter(|e| e.stage != Stage::Config)
-        .filter_map(|e| Some((e.account_id.as_deref()?, e.session_name.as_deref()?)))
-        .collect();
     // account -> lower-cased name -> spellings
     let mut names: BTreeMap<&str, BTreeMap<String, BTreeSet<&str>>> = BTreeMap::new();
-    for (a, s) in distinct {
+    let signed_in = facts.names.iter().filter(|(_, n)| n.signed_in);
+    for ((a, s), _) in signed_in {
         names
             .entry(a)
             .or_default()
@@ -408,22 +640,18 @@ fn case_drift(
         if drifted.is_empty() {
             continue;
         }
-        let connect_ok: BTreeSet<&str> = events
-            .iter()
-            .filter(|e| e.stage == Stage::Connect && !e.is_failure())
-            .filter(|e| e.account_id.as_deref() == Some(account))
-            .filter_map(|e| e.session_name.as_deref())
-            .collect();
+        let connect_ok: BTreeSet<&str> = facts
+            .connect_ok
+            .get(account)
+            .map(|names| names.iter().map(Text::as_str).collect())
+            .unwrap_or_default();
         let in_drift = |e: &FedEvent| {
             e.account_id.as_deref() == Some(account)
                 && e.session_name
                     .as_deref()
                     .is_some_and(|s| drifted.contains_key(&s.to_lowercase()))
         };
-        let failed: Vec<&FedEvent> = events
-            .iter()
-            .filter(|e| e.is_failure() && in_drift(e))
-            .collect();
+        let failed: Vec<&FedEvent> = failures.iter().filter(|e| in_drift(e)).collect();
         let not_onboarded: Vec<&FedEvent> = failed
             .iter()
             .copied()
@@ -435,10 +663,19 @@ fn case_drift(
                     .any(|ok| *ok != s && ok.eq_ignore_ascii_case(s))
             })
             .collect();
-        let evidence: Vec<&FedEvent> = if failed.is_empty() {
-            events.iter().filter(|e| in_drift(e)).collect()
+        // Without failures, the evidence is every event of the drifted names.
+        let evidence = if failed.is_empty() {
+            Evidence::join(
+                facts
+                    .names
+                    .iter()
+                    .filter(|((a, s), _)| {
+                        a.as_str() == account && drifted.contains_key(&s.to_lowercase())
+                    })
+                    .map(|(_, n)| &n.evidence),
+            )
         } else {
-            failed
+            Evidence::of(&failed)
         };
         let examples: Vec<String> = drifted
             .values()
@@ -456,7 +693,7 @@ fn case_drift(
                 not_onboarded.len()
             ));
             "high"
-        } else if evidence.iter().any(|e| e.is_failure()) {
+        } else if !failed.is_empty() {
             "medium"
         } else {
             "info"
@@ -468,7 +705,7 @@ fn case_drift(
             Some(i) => format!("Connect instance {i}"),
             None => format!("account {account}"),
         };
-        let mut f = finding(
+        let mut f = finding_of(
             "session_name_case_drift",
             severity,
             subject,
@@ -491,21 +728,23 @@ fn looks_like_email(name: &str) -> bool {
 
 /// `session_name_format_mismatch`: Connect "not onboarded" names that look
 /// like e-mail addresses while the names that succeed do not, or the reverse.
-fn format_mismatch<'a>(events: &'a [FedEvent]) -> Vec<Finding> {
-    let mut by_account: BTreeMap<&str, (Vec<&FedEvent>, BTreeSet<&str>)> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.stage == Stage::Connect) {
-        let (Some(a), Some(s)) = (e.account_id.as_deref(), e.session_name.as_deref()) else {
+fn format_mismatch<'a>(failures: &'a [FedEvent], facts: &'a Facts) -> Vec<Finding> {
+    let mut by_account: BTreeMap<&str, Vec<&FedEvent>> = BTreeMap::new();
+    for e in failures.iter().filter(|e| e.stage == Stage::Connect) {
+        let (Some(a), Some(_)) = (e.account_id.as_deref(), e.session_name.as_deref()) else {
             continue;
         };
-        let entry = by_account.entry(a).or_default();
         if e.failure_class == Some("connect_user_not_onboarded") {
-            entry.0.push(e);
-        } else if !e.is_failure() {
-            entry.1.insert(s);
+            by_account.entry(a).or_default().push(e);
         }
     }
     let mut out = Vec::new();
-    for (account, (failed, ok)) in by_account {
+    for (account, failed) in by_account {
+        let ok: BTreeSet<&str> = facts
+            .connect_ok
+            .get(account)
+            .map(|names| names.iter().map(Text::as_str).collect())
+            .unwrap_or_default();
         let failing_names: BTreeSet<&str> = failed
             .iter()
             .filter_map(|e| e.session_name.as_deref())
@@ -549,39 +788,24 @@ fn padded(s: Option<&str>) -> bool {
 
 /// `session_name_whitespace`: names or role attributes with leading or
 /// trailing whitespace.
-fn whitespace(events: &[FedEvent]) -> Vec<Finding> {
-    let mut by_account: BTreeMap<&str, Vec<&FedEvent>> = BTreeMap::new();
-    for e in events {
-        if padded(e.session_name.as_deref())
-            || padded(e.role_arn.as_deref())
-            || padded(e.provider_arn.as_deref())
-        {
-            by_account
-                .entry(e.account_id.as_deref().unwrap_or("(unknown)"))
-                .or_default()
-                .push(e);
-        }
-    }
-    by_account
-        .into_iter()
-        .map(|(account, evidence)| {
-            let failures = evidence.iter().filter(|e| e.is_failure()).count();
-            let example = evidence
-                .iter()
-                .find_map(|e| {
-                    [&e.session_name, &e.role_arn, &e.provider_arn]
-                        .into_iter()
-                        .find_map(|v| v.as_deref().filter(|s| padded(Some(s))))
-                })
-                .unwrap_or("");
-            finding(
+fn whitespace(facts: &Facts) -> Vec<Finding> {
+    facts
+        .padded
+        .values()
+        .map(|(evidence, example)| {
+            let failures: usize = evidence.classes.values().sum();
+            finding_of(
                 "session_name_whitespace",
                 if failures > 0 { "high" } else { "medium" },
-                format!("account {account}"),
-                &evidence,
                 format!(
-                    "{} events ({failures} failed) carry a session name or role attribute with leading or trailing whitespace, e.g. {example:?}: trim it in the IdP's attribute mapping",
-                    evidence.len()
+                    "account {}",
+                    evidence.account.as_deref().unwrap_or("(unknown)")
+                ),
+                evidence,
+                format!(
+                    "{} events ({failures} failed) carry a session name or role attribute with leading or trailing whitespace, e.g. {:?}: trim it in the IdP's attribute mapping",
+                    evidence.count,
+                    example.as_str()
                 ),
             )
         })
@@ -591,18 +815,26 @@ fn whitespace(events: &[FedEvent]) -> Vec<Finding> {
 /// `endpoint_audience_mismatch`: audience or trust-policy failures on one
 /// STS endpoint type (regional or global) while the other one succeeds for
 /// the same provider.
-fn endpoint_audience_mismatch(events: &[FedEvent]) -> Vec<Finding> {
+fn endpoint_audience_mismatch(failures: &[FedEvent], facts: &Facts) -> Vec<Finding> {
     type PerEndpoint<'a> = BTreeMap<&'a str, (Vec<&'a FedEvent>, u64)>;
     let mut by_provider: BTreeMap<&str, PerEndpoint> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.stage == Stage::Sts) {
+    for e in failures.iter().filter(|e| e.stage == Stage::Sts) {
         let (Some(p), Some(ep)) = (e.provider_arn.as_deref(), e.endpoint_type.as_deref()) else {
             continue;
         };
-        let slot = by_provider.entry(p).or_default().entry(ep).or_default();
-        match e.failure_class {
-            Some("audience_mismatch" | "trust_policy_denied") => slot.0.push(e),
-            None => slot.1 += 1,
-            _ => {}
+        if let Some("audience_mismatch" | "trust_policy_denied") = e.failure_class {
+            by_provider
+                .entry(p)
+                .or_default()
+                .entry(ep)
+                .or_default()
+                .0
+                .push(e);
+        }
+    }
+    for (p, per_endpoint) in &facts.endpoint_ok {
+        for (ep, ok) in per_endpoint {
+            by_provider.entry(p).or_default().entry(ep).or_default().1 = *ok;
         }
     }
     let mut out = Vec::new();
@@ -734,6 +966,36 @@ mod tests {
         assert!(found[0]
             .detail
             .starts_with("4 names failing with UserNotFoundException are e-mail addresses"));
+    }
+
+    #[test]
+    fn names_drifting_without_failures_are_info_with_every_spelling_as_evidence() {
+        // JDoe and jdoe interleaved (and one at the same time as another
+        // name), ADoe and adoe apart; bsmith never drifts.
+        let mut events = Vec::new();
+        for k in 0..15 {
+            let who = ["JDoe", "jdoe", "bsmith"][k as usize % 3];
+            events.push(ev(k * MIN, Stage::Sts, who, None));
+        }
+        events.push(ev(20 * MIN, Stage::Sts, "ADoe", None));
+        events.push(ev(20 * MIN, Stage::Sts, "adoe", None));
+        events.push(ev(30 * MIN, Stage::Connect, "adoe", None));
+        let found = findings(&events, &[], &IncidentParams::default());
+        assert_eq!(
+            ids(&found),
+            [("session_name_case_drift", "account 222233334444")]
+        );
+        let f = &found[0];
+        assert_eq!((f.severity, f.failure_class), ("info", None));
+        assert_eq!(f.evidence_count, 13, "10 of J/jdoe, 3 of A/adoe");
+        assert_eq!((f.first_seen, f.last_seen), (0, 30 * MIN));
+        let want: Vec<String> = events
+            .iter()
+            .filter(|e| !e.session_name.as_deref().unwrap().contains("bsmith"))
+            .map(|e| e.event_id.as_deref().unwrap().to_owned())
+            .collect();
+        assert_eq!(f.evidence_event_ids, want, "in the run's order");
+        assert!(f.detail.starts_with("2 session name(s)"), "{}", f.detail);
     }
 
     #[test]
