@@ -236,13 +236,13 @@ fn stages(c: &mut Criterion) {
     let outputs = classify_all(objects, &mut scratch);
     let events: u64 = outputs.iter().map(|o| o.counts.federation_events).sum();
     assert_eq!(events, count(&corpus.run, "federation_events"));
-    let merged = aggregate::merge(outputs.clone());
+    let (merged, _) = aggregate::merge(outputs.clone());
     assert_eq!(
         merged.counts.events_written,
         count(&corpus.run, "events_written")
     );
     assert_eq!(
-        aggregate::failures(&merged.events)
+        aggregate::failures(&merged.observed.failures)
             .iter()
             .map(|r| r.failures)
             .sum::<u64>(),
@@ -299,10 +299,10 @@ fn stages(c: &mut Criterion) {
         b.iter_batched(
             || outputs.clone(),
             |outputs| {
-                let merged = aggregate::merge(outputs);
-                let f = aggregate::failures(&merged.events);
-                let t = aggregate::timeline(&merged.events);
-                (merged, f, t)
+                let (merged, events) = aggregate::merge(outputs);
+                let f = aggregate::failures(&merged.observed.failures);
+                let t = merged.observed.timeline();
+                (merged, events, f, t)
             },
             BatchSize::LargeInput,
         )

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::analyze::findings::Facts;
 use crate::classify::ROLE_POLICY_EVENTS;
 use crate::model::{ConfigChange, FedEvent, Micros, ObjectReport, ObjectStatus, Stage, Text};
 use crate::sinks::SinkError;
@@ -72,16 +73,32 @@ pub struct RunCounts {
     pub changes_written: u64,
 }
 
-/// The merged run. (Not the objects table: its rows are written as
-/// objects finish, see `sinks::objects`.)
+/// The merged run, as the tables other than the events table, the
+/// analyses and the human reports read it: not the kept events themselves
+/// (they are written as they are merged), only their failures and what a
+/// pass over them gathered. (Nor the objects table: its rows are written
+/// as objects finish, see `sinks::objects`.)
 #[derive(Debug, Clone, Default)]
 pub struct Merged {
-    /// The kept events in time order, as the analyses and the human
-    /// reports read them: in a scan, without the fields only the events
-    /// table shows (see [`for_analysis`]).
-    pub events: Vec<FedEvent>,
+    /// The failures, and counts of all events per bucket.
+    pub observed: Observed,
+    /// What the findings read of all events.
+    pub facts: Facts,
     pub changes: Vec<ConfigChange>,
     pub counts: RunCounts,
+}
+
+impl Merged {
+    /// A run whose events (sorted by time) and changes are at hand: a
+    /// report read back.
+    pub fn of(events: &[FedEvent], changes: Vec<ConfigChange>, counts: RunCounts) -> Merged {
+        Merged {
+            observed: Observed::of(events),
+            facts: Facts::of(events, &changes),
+            changes,
+            counts,
+        }
+    }
 }
 
 /// Worker outputs taken as each object is finished, so that a run holds
@@ -138,8 +155,8 @@ impl Gathered {
 }
 
 /// Merges worker outputs (in any order) into one deterministic dataset,
-/// in memory, keeping every field of every event.
-pub fn merge(mut outputs: Vec<ObjectOutput>) -> Merged {
+/// in memory; also returns the kept events, in order.
+pub fn merge(mut outputs: Vec<ObjectOutput>) -> (Merged, Vec<FedEvent>) {
     outputs
         .sort_by(|a, b| (&a.report.source, &a.report.key).cmp(&(&b.report.source, &b.report.key)));
     let mut gathered = Gathered::default();
@@ -147,18 +164,17 @@ pub fn merge(mut outputs: Vec<ObjectOutput>) -> Merged {
         gathered.take(rank as u32, out);
     }
     let mut events = Vec::new();
-    let mut merged = merge_gathered(gathered, |e| {
+    let merged = merge_gathered(gathered, |e| {
         events.push(e.clone());
         Ok(())
     })
     .expect("an in-memory merge does no I/O");
-    merged.events = events;
-    merged
+    (merged, events)
 }
 
 /// [`merge`] for a run whose outputs were [`Gathered`] as objects
-/// finished: each kept event is given to `each` in time order, then kept
-/// [`for_analysis`] in the result.
+/// finished: each kept event is given to `each` in time order, and only
+/// what the analyses read of it is kept.
 pub fn merge_gathered(
     mut gathered: Gathered,
     each: impl FnMut(&FedEvent) -> Result<(), SinkError>,
@@ -202,21 +218,21 @@ pub struct Carried {
 /// report's. (Object rows are merged as they are written: see
 /// `sinks::objects`.)
 pub fn merge_onto(
-    previous: Merged,
+    previous_events: Vec<FedEvent>,
+    previous_changes: Vec<ConfigChange>,
     mut gathered: Gathered,
     reread: &HashSet<String>,
     each: impl FnMut(&FedEvent) -> Result<(), SinkError>,
 ) -> Result<(Merged, Carried), SinkError> {
     let mut carried_events = 0;
-    for e in previous.events {
+    for e in previous_events {
         if !reread.contains(&*e.source_object) {
             // Earlier rows first (rank 0): on equal times they keep their place.
             gathered.events.push(carried_events, e);
             carried_events += 1;
         }
     }
-    let mut changes: Vec<ConfigChange> = previous
-        .changes
+    let mut changes: Vec<ConfigChange> = previous_changes
         .into_iter()
         .filter(|c| !reread.contains(&*c.source_object))
         .collect();
@@ -229,9 +245,9 @@ pub fn merge_onto(
     Ok((merge_gathered(gathered, each)?, carried))
 }
 
-/// Merges the events (each to `each`, then kept for analysis), sorts and
-/// de-duplicates changes, drops role-policy changes of roles no event
-/// names, and counts what is written.
+/// Sorts and de-duplicates changes, merges the events (each to `each`,
+/// then observed for the analyses), drops role-policy changes of roles no
+/// event names, and counts what is written.
 fn finish(
     mut merged: Merged,
     gathered: Gathered,
@@ -243,29 +259,33 @@ fn finish(
         change_ties,
         counts: _,
     } = gathered;
+    merged.counts.duplicate_changes = sort_and_dedupe(&mut changes, &change_ties, |c| {
+        (c.event_time, c.event_id.as_deref())
+    });
+    merged.facts = Facts::new(&changes);
+    merged.changes = changes;
+
     let place = spill.place();
     let io = |e| SinkError::io(&place, e);
-    let mut events = Vec::with_capacity(spill.len() as usize);
+    let mut roles: HashSet<Text> = HashSet::new();
+    let mut written = 0;
     let mut stream = spill.merge().map_err(io)?;
     for e in stream.by_ref() {
         let mut e = e.map_err(io)?;
         each(&e)?;
+        written += 1;
         for_analysis(&mut e);
-        events.push(e);
+        if let Some(role) = &e.role_name {
+            if !roles.contains(role) {
+                roles.insert(role.clone());
+            }
+        }
+        merged.observed.add(&e);
+        merged.facts.add(&e);
     }
     merged.counts.duplicate_events = stream.duplicates();
     drop(stream);
-    merged.counts.duplicate_changes = sort_and_dedupe(&mut changes, &change_ties, |c| {
-        (c.event_time, c.event_id.as_deref())
-    });
-    merged.events = events;
-    merged.changes = changes;
 
-    let roles: HashSet<&str> = merged
-        .events
-        .iter()
-        .filter_map(|e| e.role_name.as_deref())
-        .collect();
     let before = merged.changes.len();
     let unrelated = |c: &ConfigChange| {
         ROLE_POLICY_EVENTS.contains(&c.event_name.as_str())
@@ -274,9 +294,8 @@ fn finish(
     merged.changes.retain(|c| !unrelated(c));
     merged.counts.unrelated_role_changes = (before - merged.changes.len()) as u64;
 
-    merged.counts.events_written = merged.events.len() as u64;
-    merged.counts.failures_observed =
-        merged.events.iter().filter(|e| e.is_failure()).count() as u64;
+    merged.counts.events_written = written;
+    merged.counts.failures_observed = merged.observed.failures.len() as u64;
     merged.counts.changes_written = merged.changes.len() as u64;
     Ok(merged)
 }
@@ -626,9 +645,8 @@ mod tests {
                 change("UpdateAssumeRolePolicy", "Unrelated"),
             ],
         );
-        let m = merge(vec![a, b]);
-        let ids: Vec<_> = m
-            .events
+        let (m, events) = merge(vec![a, b]);
+        let ids: Vec<_> = events
             .iter()
             .map(|e| e.event_id.as_deref().unwrap())
             .collect();
@@ -645,6 +663,8 @@ mod tests {
             ),
             (2, 2, 1)
         );
+        assert_eq!(m.observed.failures.len(), 1);
+        assert_eq!(m.observed.failures[0].event_id.as_deref(), Some("y"));
     }
 
     #[test]
@@ -664,26 +684,32 @@ mod tests {
                 output("b", vec![event(10, "y", None)], vec![]),
             ]
         };
-        let want = merge(outputs());
+        let (want, want_events) = merge(outputs());
         // Finished in the order c, a, b; ranked by key.
         let mut gathered = Gathered::default();
         for (out, rank) in outputs().into_iter().zip([2, 0, 1]) {
             gathered.take(rank, out);
         }
-        let got = merge_gathered(gathered, |_| Ok(())).unwrap();
-        let ids = |m: &Merged| -> Vec<String> {
-            m.events
+        let mut got_events = Vec::new();
+        let got = merge_gathered(gathered, |e| {
+            got_events.push(e.clone());
+            Ok(())
+        })
+        .unwrap();
+        let ids = |events: &[FedEvent]| -> Vec<String> {
+            events
                 .iter()
                 .map(|e| e.event_id.as_deref().unwrap().to_owned())
                 .collect()
         };
-        assert_eq!(ids(&want), ["x", "y", "w", "z"]);
-        assert_eq!(ids(&got), ids(&want));
+        assert_eq!(ids(&want_events), ["x", "y", "w", "z"]);
+        assert_eq!(ids(&got_events), ids(&want_events));
         assert_eq!(
-            got.events[3].failure_class,
+            got_events[3].failure_class,
             Some("sts_other"),
             "a's z, not c's"
         );
+        assert_eq!(got.observed.timeline(), want.observed.timeline());
         assert_eq!(got.changes, want.changes);
         assert_eq!(got.counts, want.counts);
     }
@@ -717,21 +743,14 @@ mod tests {
             .iter()
             .map(|&(_, rank, i)| format!("{}{i}", ["a", "b", "c"][rank as usize]))
             .collect();
-        let ids: Vec<&str> = got
-            .events
-            .iter()
-            .map(|e| e.event_id.as_deref().unwrap())
-            .collect();
-        assert_eq!(ids, want);
         assert_eq!(got.counts.events_written, 15_000);
-        // The events table gets every field; the analyses not the object's name.
+        // The events table gets every field of each event.
         let written_ids: Vec<&str> = written
             .iter()
             .map(|e| e.event_id.as_deref().unwrap())
             .collect();
         assert_eq!(written_ids, want);
         assert!(written.iter().all(|e| &*e.source_object == "o"));
-        assert!(got.events.iter().all(|e| e.source_object.is_empty()));
     }
 
     #[test]

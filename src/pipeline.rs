@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::aggregate::{
-    self, FailureRow, Merged, ObjectOutput, Observed, RecordCounts, TimelineRow,
+    self, FailureRow, Merged, ObjectOutput, RecordCounts, TimelineRow,
 };
 use crate::analyze::{self, Finding, Incident, IncidentParams};
 use crate::classify::json::Value;
@@ -114,12 +114,17 @@ struct Derived {
 
 impl Derived {
     fn of(merged: &Merged, params: &IncidentParams) -> Derived {
-        let seen = Observed::of(&merged.events);
+        let seen = &merged.observed;
         Derived {
             failures: aggregate::failures(&seen.failures),
             timeline: seen.timeline(),
-            incidents: analyze::incidents_of(&seen, &merged.changes, params),
-            findings: analyze::findings(&merged.events, &merged.changes, params),
+            incidents: analyze::incidents_of(seen, &merged.changes, params),
+            findings: analyze::findings::findings_of(
+                &seen.failures,
+                &merged.facts,
+                &merged.changes,
+                params,
+            ),
         }
     }
 }
@@ -139,7 +144,8 @@ pub enum RerenderError {
 /// written, for people.
 pub fn rerender(dir: &Path) -> Result<String, RerenderError> {
     let loaded = load::load(dir)?;
-    let merged = &loaded.merged;
+    let events = loaded.events.len();
+    let merged = &Merged::of(&loaded.events, loaded.changes, loaded.run.counts.clone());
     let params = IncidentParams::from(&loaded.run.incident_detection);
     let d = Derived::of(merged, &params);
     let problems = Problems::of(&loaded.objects);
@@ -156,7 +162,7 @@ pub fn rerender(dir: &Path) -> Result<String, RerenderError> {
     Ok(format!(
         "rewrote {0}/summary.md and {0}/report.html ({1} events, {2} incidents, {3} findings)\n",
         dir.display(),
-        merged.events.len(),
+        events,
         d.incidents.len(),
         d.findings.len()
     ))
@@ -694,9 +700,11 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     // incremental run replaces the rows of every object it read again.
     let mut events = EventsWriter::create(&dataset)?;
     let each = |e: &FedEvent| events.push(e);
-    let previous = previous.map(|p| p.merged).zip(reread);
+    let previous = previous.map(|p| (p.events, p.changes)).zip(reread);
     let (mut merged, carried) = match previous {
-        Some((previous, reread)) => aggregate::merge_onto(previous, gathered, &reread, each)?,
+        Some(((events, changes), reread)) => {
+            aggregate::merge_onto(events, changes, gathered, &reread, each)?
+        }
         None => (
             aggregate::merge_gathered(gathered, each)?,
             aggregate::Carried::default(),

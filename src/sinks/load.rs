@@ -10,7 +10,6 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 use super::RunInfo;
-use crate::aggregate::Merged;
 use crate::classify::taxonomy::class_info;
 use crate::model::{
     ConfigChange, FedEvent, ObjectReport, ObjectStatus, Outcome, Stage, Text, TextSet,
@@ -52,7 +51,9 @@ pub enum LoadError {
 /// A dataset as read back.
 pub struct Loaded {
     pub run: RunInfo,
-    pub merged: Merged,
+    /// The events, in time order.
+    pub events: Vec<FedEvent>,
+    pub changes: Vec<ConfigChange>,
     /// The rows of `objects.parquet`, in its order (key order).
     pub objects: Vec<ObjectReport>,
 }
@@ -80,11 +81,8 @@ pub fn load(dir: &Path) -> Result<Loaded, LoadError> {
     let changes = read_changes(&Frame::read(&dir.join("changes.parquet"))?)?;
     let objects = read_objects(&Frame::read(&dir.join("objects.parquet"))?)?;
     Ok(Loaded {
-        merged: Merged {
-            events,
-            changes,
-            counts: run.counts.clone(),
-        },
+        events,
+        changes,
         objects,
         run,
     })

@@ -429,7 +429,7 @@ fn findings_table(findings: &[Finding]) -> Table {
 
 /// `summary.md`.
 pub fn markdown(report: &Report<'_>) -> String {
-    let d = digest(&report.merged.events);
+    let d = digest(&report.merged.observed.failures);
     let mut out = String::new();
     let _ = writeln!(out, "# fedtrail summary\n");
     let _ = writeln!(out, "Inputs: {}  ", report.run.inputs.join(", "));
@@ -525,7 +525,7 @@ pub fn markdown(report: &Report<'_>) -> String {
 
 /// The text `scan` prints to stdout.
 pub fn terminal(report: &Report<'_>, out_dir: &str) -> String {
-    let d = digest(&report.merged.events);
+    let d = digest(&report.merged.observed.failures);
     let mut out = String::new();
     let _ = writeln!(
         out,
