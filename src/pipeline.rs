@@ -19,9 +19,7 @@ use chrono::{SecondsFormat, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::aggregate::{
-    self, FailureRow, Merged, ObjectOutput, RecordCounts, TimelineRow,
-};
+use crate::aggregate::{self, FailureRow, Merged, ObjectOutput, RecordCounts, TimelineRow};
 use crate::analyze::{self, Finding, Incident, IncidentParams};
 use crate::classify::json::Value;
 use crate::classify::{classify, Classified, Origin, RecordError, MAX_RECORD_MIB};
@@ -696,21 +694,20 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         objects_unchanged: verdicts.unchanged,
         ..Incremental::default()
     };
-    // The events table is written as the events are merged. An
-    // incremental run replaces the rows of every object it read again.
-    let mut events = EventsWriter::create(&dataset)?;
-    let each = |e: &FedEvent| events.push(e);
+    // The events table is written as the events are merged, by a thread
+    // of its own. An incremental run replaces the rows of every object it
+    // read again.
+    let events = EventsWriter::create(&dataset)?;
     let previous = previous.map(|p| (p.events, p.changes)).zip(reread);
-    let (mut merged, carried) = match previous {
+    let (mut merged, carried) = writing_events(events, |each| match previous {
         Some(((events, changes), reread)) => {
-            aggregate::merge_onto(events, changes, gathered, &reread, each)?
+            aggregate::merge_onto(events, changes, gathered, &reread, each)
         }
-        None => (
+        None => Ok((
             aggregate::merge_gathered(gathered, each)?,
             aggregate::Carried::default(),
-        ),
-    };
-    events.finish()?;
+        )),
+    })?;
     merged.counts.objects_listed += incremental.objects_unchanged;
     incremental.carried_objects = written.carried;
     incremental.carried_events = carried.events;
@@ -785,6 +782,51 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         exit_code,
         summary,
         run,
+    })
+}
+
+/// Runs `merge` with a function that hands each event it merges to
+/// `events`, written on a thread of its own (the merge and the writing of
+/// Parquet each take one core), and finishes the table.
+fn writing_events<T>(
+    mut events: EventsWriter,
+    merge: impl FnOnce(&mut dyn FnMut(&FedEvent) -> Result<(), SinkError>) -> Result<T, SinkError>,
+) -> Result<T, SinkError> {
+    const BATCH: usize = 1024;
+    std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<FedEvent>>(4);
+        let writer = scope.spawn(move || {
+            for batch in receive {
+                for e in batch {
+                    events.push(e)?;
+                }
+            }
+            events.finish()
+        });
+        let mut batch = Vec::with_capacity(BATCH);
+        // A send fails only when the writer has stopped on an error: that
+        // error is the one reported.
+        let mut each = |e: &FedEvent| {
+            batch.push(e.clone());
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if send.send(full).is_err() {
+                    return Err(SinkError::io(
+                        Path::new("events"),
+                        std::io::Error::other("the events writer stopped"),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        let merged = merge(&mut each);
+        if merged.is_ok() && !batch.is_empty() {
+            // On failure, the writer's error is returned below.
+            let _ = send.send(batch);
+        }
+        drop(send);
+        let written = writer.join().expect("the events writer does not panic");
+        written.and(merged)
     })
 }
 

@@ -283,7 +283,7 @@ impl EventsWriter {
     }
 
     /// Writes the next event; events must come in time order.
-    pub fn push(&mut self, e: &FedEvent) -> Result<(), SinkError> {
+    pub fn push(&mut self, e: FedEvent) -> Result<(), SinkError> {
         let day = e.event_time.div_euclid(MICROS_PER_DAY);
         debug_assert!(
             day >= self.day || self.file.is_none(),
@@ -302,7 +302,7 @@ impl EventsWriter {
                 parquet::events_frame,
             ));
         }
-        self.file.as_mut().expect("opened above").push(e.clone())
+        self.file.as_mut().expect("opened above").push(e)
     }
 
     /// Writes the last day's last group and footer.
