@@ -1167,4 +1167,40 @@ mod tests {
         let err = read_file(&dir.path().join("gone"), 5).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     }
+
+    /// When the events table cannot be written, the merge feeding it stops
+    /// soon after, and the run fails with the writer's error (naming the
+    /// file it could not write), not the merge's.
+    #[test]
+    fn a_failed_events_writer_stops_the_merge_and_its_error_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let dataset = Dataset::begin(&dir.path().join("out")).unwrap();
+        let events = EventsWriter::create(&dataset).unwrap();
+        // The writer's first day partition has nowhere to go.
+        std::fs::remove_dir(dataset.file("events")).unwrap();
+        const TOTAL: usize = 100_000;
+        let mut fed = 0;
+        let result = writing_events(events, |each| {
+            for i in 0..TOTAL {
+                let e = FedEvent {
+                    event_time: i as i64 * 1_000_000,
+                    event_id: Some(format!("id-{i}").into()),
+                    source_object: Arc::from("o"),
+                    ..FedEvent::default()
+                };
+                each(&e)?;
+                fed += 1;
+            }
+            Ok(fed)
+        });
+        let err = result.unwrap_err();
+        assert!(
+            matches!(&err, SinkError::Io { path, source }
+                if path.ends_with("events/date=1970-01-01")
+                    && source.kind() == std::io::ErrorKind::NotFound),
+            "{err:?}"
+        );
+        // The channel holds four batches of 1,024 and one is being filled.
+        assert!(fed < 10 * 1024, "the merge went on for {fed} events");
+    }
 }
