@@ -2,15 +2,13 @@
 //! events"), each with its evidence. One detector per finding id; every
 //! detector is a plain function of the run's failures, of the [`Facts`] a
 //! pass over all its events gathered, and of its changes. The facts hold
-//! counts, distinct names and evidence, not the events themselves (only
-//! regional concentration keeps a few bytes of each event that names a
-//! role).
+//! counts, distinct names and evidence, not the events themselves.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::incidents::{improbable, IncidentParams, MIN_BUCKET_FAILURES, RECOVERY_SLACK};
 use super::link::{suspected_cause, Failing};
-use super::{human_duration, ranked, short_name, who, LinkedChange};
+use super::{human_duration, rank, short_name, who, LinkedChange};
 use crate::aggregate::BUCKET;
 use crate::model::{ConfigChange, FedEvent, Micros, Outcome, Stage, Text};
 use crate::time::{format_micros, MICROS_PER_HOUR};
@@ -207,12 +205,108 @@ fn dominant_class(events: &[&FedEvent]) -> Option<&'static str> {
     Evidence::of(events).dominant_class()
 }
 
-/// One event that names a role, as regional concentration reads it.
-#[derive(Debug, Clone)]
-struct RoleEvent {
-    time: Micros,
-    region: Option<Text>,
-    ok: bool,
+/// A role's sign-ins by region: (all, successful).
+type RegionCounts = BTreeMap<Option<Text>, (u64, u64)>;
+
+fn count_in(counts: &mut RegionCounts, region: &Option<Text>, ok: bool) {
+    let c = counts.entry(region.clone()).or_default();
+    c.0 += 1;
+    c.1 += u64::from(ok);
+}
+
+/// One burst of a role's failures in one region (failures at most
+/// [`BURST_GAP`] apart), with the role's sign-ins in every region counted
+/// from its first failure to its last: what regional concentration reads.
+#[derive(Debug, Clone, Default)]
+struct Window {
+    first: Micros,
+    last: Micros,
+    /// Sign-ins from `first` to `last`, both included.
+    within: RegionCounts,
+    /// Sign-ins after `last`: within the burst if a later failure extends it.
+    after: RegionCounts,
+}
+
+/// A role's bursts, counted as its sign-ins arrive in time order, so that
+/// no sign-in is kept.
+#[derive(Debug, Clone, Default)]
+struct RoleWindows {
+    /// The time of the role's latest sign-in, and the region and outcome
+    /// of each of its sign-ins at that time (a burst that starts at that
+    /// time counts them).
+    now: Micros,
+    at_now: Vec<(Option<Text>, bool)>,
+    /// Region -> the burst there that a later failure may still extend.
+    open: BTreeMap<Text, Window>,
+    /// Bursts no later failure can extend: (region, window).
+    closed: Vec<(Text, Window)>,
+}
+
+impl RoleWindows {
+    /// Takes the role's next sign-in; `burst_region` is its region when it
+    /// is a failure that belongs to a burst.
+    fn add(&mut self, t: Micros, region: &Option<Text>, ok: bool, burst_region: Option<&Text>) {
+        if t != self.now {
+            self.now = t;
+            self.at_now.clear();
+        }
+        let done: Vec<Text> = self
+            .open
+            .iter()
+            .filter(|(_, w)| t - w.last > BURST_GAP)
+            .map(|(r, _)| r.clone())
+            .collect();
+        for r in done {
+            let w = self.open.remove(&r).expect("listed above");
+            self.closed.push((r, w));
+        }
+        if let Some(r) = burst_region {
+            match self.open.get_mut(r) {
+                Some(w) => {
+                    for (region, (n, k)) in std::mem::take(&mut w.after) {
+                        let c = w.within.entry(region).or_default();
+                        c.0 += n;
+                        c.1 += k;
+                    }
+                    w.last = t;
+                }
+                None => {
+                    let mut within = RegionCounts::new();
+                    for (region, ok) in &self.at_now {
+                        count_in(&mut within, region, *ok);
+                    }
+                    let w = Window {
+                        first: t,
+                        last: t,
+                        within,
+                        after: RegionCounts::new(),
+                    };
+                    self.open.insert(r.clone(), w);
+                }
+            }
+        }
+        for w in self.open.values_mut() {
+            let counts = if t <= w.last {
+                &mut w.within
+            } else {
+                &mut w.after
+            };
+            count_in(counts, region, ok);
+        }
+        self.at_now.push((region.clone(), ok));
+    }
+
+    /// The sign-ins of the burst in `region` that began at `first`.
+    fn window(&self, region: &str, first: Micros) -> Option<&RegionCounts> {
+        let open = self.open.get(region).filter(|w| w.first == first);
+        let closed = || {
+            self.closed
+                .iter()
+                .find(|(r, w)| &**r == region && w.first == first)
+                .map(|(_, w)| w)
+        };
+        open.or_else(closed).map(|w| &w.within)
+    }
 }
 
 /// A session name's events (any outcome), for case drift.
@@ -236,8 +330,9 @@ pub struct Facts {
     /// `[k]` counts those after write `k - 1` and at or before write `k`.
     writes: Vec<Micros>,
     successes_between_writes: BTreeMap<Text, Vec<u64>>,
-    /// Account -> role -> its sign-in events.
-    role_events: BTreeMap<Text, BTreeMap<Text, Vec<RoleEvent>>>,
+    /// Account -> role -> its bursts of failures by region, and its
+    /// sign-ins counted over each.
+    role_windows: BTreeMap<Text, BTreeMap<Text, RoleWindows>>,
     /// (account, session name) -> its events.
     names: BTreeMap<(Text, Text), Named>,
     /// Account -> the session names of successful Connect sign-ins.
@@ -291,16 +386,13 @@ impl Facts {
         }
         let signs_in = e.stage != Stage::Config;
         if let (true, Some(a), Some(r)) = (signs_in, &e.account_id, &e.role_arn) {
-            self.role_events
+            let failed = e.is_failure();
+            self.role_windows
                 .entry(a.clone())
                 .or_default()
                 .entry(r.clone())
                 .or_default()
-                .push(RoleEvent {
-                    time: t,
-                    region: e.region.clone(),
-                    ok: !e.is_failure(),
-                });
+                .add(t, &e.region, !failed, e.region.as_ref().filter(|_| failed));
         }
         if let (Some(a), Some(s)) = (&e.account_id, &e.session_name) {
             let named = self.names.entry((a.clone(), s.clone())).or_default();
@@ -545,11 +637,10 @@ fn regional_concentration(
     }
     let mut out = Vec::new();
     for ((account, role), failed_in) in by_role {
-        let role_events: &[RoleEvent] = facts
-            .role_events
+        let windows = facts
+            .role_windows
             .get(account)
-            .and_then(|roles| roles.get(role))
-            .map_or(&[], Vec::as_slice);
+            .and_then(|roles| roles.get(role));
         let bursts = failed_in
             .into_iter()
             .flat_map(|(region, f)| bursts(&f, BURST_GAP).into_iter().map(move |b| (region, b)));
@@ -561,35 +652,35 @@ fn regional_concentration(
                 failures[0].event_time,
                 failures[failures.len() - 1].event_time,
             );
-            let span: Vec<&RoleEvent> = role_events
-                .iter()
-                .filter(|e| e.time >= first && e.time <= last)
-                .collect();
-            let here = span
-                .iter()
-                .filter(|e| e.region.as_deref() == Some(region))
-                .count();
-            let elsewhere: Vec<&&RoleEvent> = span
-                .iter()
-                .filter(|e| e.region.as_deref() != Some(region))
-                .collect();
-            let ok_elsewhere = elsewhere.iter().filter(|e| e.ok).count();
+            let empty = RegionCounts::new();
+            let counts = windows
+                .and_then(|w| w.window(region, first))
+                .unwrap_or(&empty);
+            debug_assert!(!counts.is_empty(), "every burst has its window");
+            let (mut here, mut elsewhere, mut ok_elsewhere) = (0, 0, 0);
+            let mut ok_by_region: BTreeMap<&str, u64> = BTreeMap::new();
+            for (r, (n, ok)) in counts {
+                if r.as_deref() == Some(region) {
+                    here += n;
+                    continue;
+                }
+                elsewhere += n;
+                ok_elsewhere += ok;
+                if let (Some(r), 1..) = (r.as_deref(), *ok) {
+                    ok_by_region.insert(r, *ok);
+                }
+            }
             let rate_here = failures.len() as f64 / here as f64;
-            let rate_elsewhere = if elsewhere.is_empty() {
+            let rate_elsewhere = if elsewhere == 0 {
                 1.0
             } else {
-                (elsewhere.len() - ok_elsewhere) as f64 / elsewhere.len() as f64
+                (elsewhere - ok_elsewhere) as f64 / elsewhere as f64
             };
             if rate_here < 0.5 || ok_elsewhere == 0 || rate_elsewhere > 0.1 {
                 continue;
             }
             let class = dominant_class(&failures).unwrap_or("sts_other");
-            let others = ranked(
-                elsewhere
-                    .iter()
-                    .filter(|e| e.ok)
-                    .map(|e| e.region.as_deref()),
-            );
+            let others = rank(ok_by_region);
             let others: Vec<&str> = others.iter().map(|(r, _)| r.as_str()).collect();
             let name = short_name(role);
             let mut f = finding(
@@ -602,7 +693,7 @@ fn regional_concentration(
                     failures.len(),
                     format_micros(first),
                     format_micros(last),
-                    elsewhere.len(),
+                    elsewhere,
                     others.join(", ")
                 ),
             );
@@ -1010,6 +1101,77 @@ mod tests {
             [("session_name_whitespace", "account 222233334444")]
         );
         assert_eq!((found[0].evidence_count, found[0].severity), (1, "high"));
+    }
+
+    /// The windows counted as events arrive hold, for every burst of a
+    /// role's failures in one region, exactly the role's sign-ins from the
+    /// burst's first failure to its last, as counting over all the events
+    /// afterwards finds them: random streams with shared times, absent
+    /// regions, configuration events and bursts that split and join.
+    #[test]
+    fn windows_counted_as_events_arrive_match_counting_all_events_afterwards() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let regions = [
+            None,
+            Some("us-east-1"),
+            Some("eu-west-1"),
+            Some("ap-south-1"),
+        ];
+        let roles = ["arn:aws:iam::1:role/A", "arn:aws:iam::1:role/B"];
+        let mut bursts_seen = 0;
+        for round in 0..40 {
+            let mut t = 0;
+            let events: Vec<FedEvent> = (0..300)
+                .map(|i| {
+                    // Steps of up to 3 hours: bursts split beyond the 2-hour
+                    // gap, and a step of the gap itself keeps them whole.
+                    t += [0, 1, MIN, 30 * MIN, 120 * MIN, 180 * MIN][next(6) as usize];
+                    let failed = next(3) == 0;
+                    let stage =
+                        [Stage::Sts, Stage::Sts, Stage::Connect, Stage::Config][next(4) as usize];
+                    let mut e = ev(t, stage, &format!("u{i}"), failed.then_some("scp_denied"));
+                    e.region = regions[next(4) as usize].map(Text::from);
+                    e.role_arn = Some(roles[next(2) as usize].into());
+                    e
+                })
+                .collect();
+            let facts = Facts::of(&events, &[]);
+            for role in roles {
+                let of_role =
+                    |e: &&FedEvent| e.stage != Stage::Config && e.role_arn.as_deref() == Some(role);
+                for region in regions.iter().flatten() {
+                    let failures: Vec<&FedEvent> = events
+                        .iter()
+                        .filter(of_role)
+                        .filter(|e| e.is_failure() && e.region.as_deref() == Some(*region))
+                        .collect();
+                    for burst in bursts(&failures, BURST_GAP) {
+                        let (first, last) =
+                            (burst[0].event_time, burst[burst.len() - 1].event_time);
+                        let mut want = RegionCounts::new();
+                        for e in events.iter().filter(of_role) {
+                            if e.event_time >= first && e.event_time <= last {
+                                count_in(&mut want, &e.region, !e.is_failure());
+                            }
+                        }
+                        let got = facts.role_windows["222233334444"][role].window(region, first);
+                        assert_eq!(
+                            got,
+                            Some(&want),
+                            "round {round}, {role} in {region} from {first}"
+                        );
+                        bursts_seen += 1;
+                    }
+                }
+            }
+        }
+        assert!(bursts_seen > 200, "{bursts_seen} bursts");
     }
 
     #[test]

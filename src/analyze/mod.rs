@@ -34,6 +34,11 @@ pub(crate) fn ranked<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Vec<(
     for v in values.flatten() {
         *counts.entry(v).or_default() += 1;
     }
+    rank(counts)
+}
+
+/// Counted values, the most frequent first (ties in the values' order).
+pub(crate) fn rank(counts: BTreeMap<&str, u64>) -> Vec<(String, u64)> {
     let mut v: Vec<(String, u64)> = counts
         .into_iter()
         .map(|(k, n)| (k.to_string(), n))
