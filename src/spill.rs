@@ -96,13 +96,7 @@ impl Spill {
     fn write_run(&mut self) -> std::io::Result<()> {
         let dir = self.dir.as_ref().expect("only a spill to disk has a limit");
         sort(&mut self.pending);
-        let path = dir.join(format!(".events-run-{}", self.runs.len()));
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        std::fs::remove_file(&path)?;
+        let file = unlinked_file(dir, self.runs.len())?;
         let mut out = BufWriter::with_capacity(1 << 16, &file);
         let mut buf = Vec::new();
         for (tie, e) in self.pending.drain(..) {
@@ -123,13 +117,7 @@ impl Spill {
     /// dropped only by the last merge).
     fn compact(&mut self) -> std::io::Result<()> {
         let dir = self.dir.as_ref().expect("only a spill to disk has runs");
-        let path = dir.join(format!(".events-run-{}", self.runs.len()));
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        std::fs::remove_file(&path)?;
+        let file = unlinked_file(dir, self.runs.len())?;
         let runs = std::mem::take(&mut self.runs);
         let count = runs.iter().map(|(_, n)| n).sum();
         let mut merge = Merge::of(runs, Vec::new())?;
@@ -156,6 +144,19 @@ impl Spill {
         sort(&mut self.pending);
         Merge::of(self.runs, self.pending)
     }
+}
+
+/// A new file for run `n` in `dir`, open for writing and reading back,
+/// whose name is removed at once: nothing is left behind whatever happens.
+fn unlinked_file(dir: &Path, n: usize) -> std::io::Result<File> {
+    let path = dir.join(format!(".events-run-{n}"));
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
 }
 
 impl Default for Spill {
