@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the pipeline's CPU stages on one thread, with
 //! criterion: inflate (fedtrail's inflater beside flate2's reader), decode
 //! (inflate + parse, or inflate + prescan), classify, aggregate (merge,
-//! failures, timeline). Each checks its result against what `fedtrail scan`
+//! failures, timeline), and the writing of the events table (the last step
+//! of a scan after its last object). Each checks its result against what `fedtrail scan`
 //! reports for the same corpus before it is timed, and reports throughput.
 //!
 //!     cargo bench --bench stages
@@ -13,7 +14,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use fedtrail::aggregate::{self, ObjectOutput, RecordCounts};
 use fedtrail::classify::{classify, Classified, Origin};
 use fedtrail::decode::{self, Scratch};
-use fedtrail::model::{ObjectReport, ObjectStatus};
+use fedtrail::model::{FedEvent, ObjectReport, ObjectStatus};
+use fedtrail::sinks::{Dataset, EventsWriter};
 
 const FEDTRAIL: &str = env!("CARGO_BIN_EXE_fedtrail");
 const RECORDS: &str = "50000";
@@ -34,6 +36,29 @@ fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
+}
+
+/// Writes `events` (in time order) as a scan writes its events table, into
+/// a dataset begun at `out` and dropped unpublished; returns the rows the
+/// table's files hold.
+fn write_events(out: &Path, events: &[FedEvent]) -> i64 {
+    let dataset = Dataset::begin(out).unwrap();
+    let mut table = EventsWriter::create(&dataset).unwrap();
+    for e in events {
+        table.push(e.clone()).unwrap();
+    }
+    table.finish().unwrap();
+    let mut files = Vec::new();
+    files_below(&dataset.file("events"), &mut files);
+    files
+        .iter()
+        .map(|f| {
+            use parquet::file::reader::FileReader;
+            let file = std::fs::File::open(f).unwrap();
+            let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+            reader.metadata().file_metadata().num_rows()
+        })
+        .sum()
 }
 
 fn corpus() -> Corpus {
@@ -306,6 +331,13 @@ fn stages(c: &mut Criterion) {
             },
             BatchSize::LargeInput,
         )
+    });
+    let (_, in_order) = aggregate::merge(outputs.clone());
+    let scratch_dir = tempfile::tempdir().unwrap();
+    let out = scratch_dir.path().join("report");
+    assert_eq!(write_events(&out, &in_order), events as i64);
+    g.bench_function("write: events table, frames + Parquet (events)", |b| {
+        b.iter(|| write_events(&out, &in_order))
     });
     g.finish();
 }
