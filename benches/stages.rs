@@ -2,8 +2,9 @@
 //! criterion: inflate (fedtrail's inflater beside flate2's reader), decode
 //! (inflate + parse, or inflate + prescan), classify, aggregate (merge,
 //! failures, timeline), and the writing of the events table (the last step
-//! of a scan after its last object). Each checks its result against what `fedtrail scan`
-//! reports for the same corpus before it is timed, and reports throughput.
+//! of a scan after its last object). Each checks its result against what
+//! `fedtrail scan` reports for the same corpus before it is timed, and
+//! reports throughput.
 //!
 //!     cargo bench --bench stages
 
@@ -39,15 +40,19 @@ fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Writes `events` (in time order) as a scan writes its events table, into
-/// a dataset begun at `out` and dropped unpublished; returns the rows the
-/// table's files hold.
-fn write_events(out: &Path, events: &[FedEvent]) -> i64 {
+/// a dataset begun at `out`, removed unpublished when it is dropped.
+fn write_events(out: &Path, events: &[FedEvent]) -> Dataset {
     let dataset = Dataset::begin(out).unwrap();
     let mut table = EventsWriter::create(&dataset).unwrap();
     for e in events {
         table.push(e.clone()).unwrap();
     }
     table.finish().unwrap();
+    dataset
+}
+
+/// The rows the events table of `dataset` holds, by its files' footers.
+fn rows_written(dataset: &Dataset) -> i64 {
     let mut files = Vec::new();
     files_below(&dataset.file("events"), &mut files);
     files
@@ -261,7 +266,7 @@ fn stages(c: &mut Criterion) {
     let outputs = classify_all(objects, &mut scratch);
     let events: u64 = outputs.iter().map(|o| o.counts.federation_events).sum();
     assert_eq!(events, count(&corpus.run, "federation_events"));
-    let (merged, _) = aggregate::merge(outputs.clone());
+    let (merged, in_order) = aggregate::merge(outputs.clone());
     assert_eq!(
         merged.counts.events_written,
         count(&corpus.run, "events_written")
@@ -332,10 +337,11 @@ fn stages(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
-    let (_, in_order) = aggregate::merge(outputs.clone());
     let scratch_dir = tempfile::tempdir().unwrap();
     let out = scratch_dir.path().join("report");
-    assert_eq!(write_events(&out, &in_order), events as i64);
+    assert_eq!(rows_written(&write_events(&out, &in_order)), events as i64);
+    // Each dataset is dropped (its staging folder removed) inside the timing:
+    // the next one is begun at the same place.
     g.bench_function("write: events table, frames + Parquet (events)", |b| {
         b.iter(|| write_events(&out, &in_order))
     });
