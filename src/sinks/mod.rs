@@ -255,10 +255,12 @@ fn is_replaceable(out: &Path) -> Result<bool, SinkError> {
 }
 
 /// Rows per Parquet row group of the large tables (events, objects): one
-/// group's columns are built at a time, and polars holds up to about 1 KB
-/// per row while it does, so this bounds the write's memory (16 MB)
-/// whatever the size of a day or of the trail.
-const ROWS_PER_GROUP: usize = 16_384;
+/// group's rows and columns are held at a time, and polars holds up to
+/// about 1 KB per row while it builds and encodes them, so this bounds the
+/// write's memory (4 MB) whatever the size of a day or of the trail. At
+/// 16,384 rows the events table's group alone took 14 MB of a 10M-record
+/// scan's peak (about 25 MB of its RSS), for files only 6% smaller.
+const ROWS_PER_GROUP: usize = 4_096;
 
 /// The events table, written as the merged events arrive in time order:
 /// one file per day (`events/date=YYYY-MM-DD/part-0.parquet`), a row group

@@ -1,6 +1,6 @@
 //! The objects table, written while the scan runs: each object's row is
 //! handed over in key order as soon as it and every object before it are
-//! finished, and written 16,384 rows at a time. A trail lists hundreds of
+//! finished, and written 4,096 rows at a time. A trail lists hundreds of
 //! thousands of objects; none of their rows is held until the end, only
 //! what the reports say about them: the objects that were not read cleanly
 //! (the first [`NAMED`] of them, and how many) and the reasons by kind.
