@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::iter::Peekable;
 use std::path::Path;
 
-use super::parquet::{self, RowsWriter};
+use super::parquet::{self, RowsWriterThread};
 use super::{ReasonCount, SinkError, ROWS_PER_GROUP};
 use crate::model::{ObjectReport, ObjectStatus};
 
@@ -57,7 +57,9 @@ pub struct ObjectsWritten {
 
 /// The objects table being written.
 pub struct ObjectsTable {
-    rows: RowsWriter<ObjectReport>,
+    /// Written on a thread of its own: `push` is called under the scan's
+    /// collector lock.
+    rows: RowsWriterThread<ObjectReport>,
     /// The previous report's rows not yet passed (an incremental run), in
     /// key order.
     previous: Peekable<std::vec::IntoIter<ObjectReport>>,
@@ -78,7 +80,7 @@ impl ObjectsTable {
     pub fn create(path: &Path, mut previous: Vec<ObjectReport>) -> ObjectsTable {
         previous.sort_by(|a, b| id(a).cmp(&id(b)));
         ObjectsTable {
-            rows: RowsWriter::new(path, ROWS_PER_GROUP, parquet::objects_frame),
+            rows: RowsWriterThread::new(path, ROWS_PER_GROUP, parquet::objects_frame),
             previous: previous.into_iter().peekable(),
             carried: 0,
             problems: Problems::default(),

@@ -377,6 +377,81 @@ impl<T> RowsWriter<T> {
     }
 }
 
+/// A [`RowsWriter`] on a thread of its own: each full group's rows are
+/// handed over, and built and encoded there. For a table written by whoever
+/// holds a shared lock (the objects table, under the scan's collector):
+/// the lock is never held while a group is written. At most two groups
+/// are in flight.
+pub struct RowsWriterThread<T: Send + 'static> {
+    per_group: usize,
+    pending: Vec<T>,
+    send: Option<std::sync::mpsc::SyncSender<Vec<T>>>,
+    thread: Option<std::thread::JoinHandle<Result<(), SinkError>>>,
+}
+
+impl<T: Send + 'static> RowsWriterThread<T> {
+    pub fn new(path: &Path, per_group: usize, frame: fn(&[T]) -> DataFrame) -> RowsWriterThread<T> {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
+        let path = path.to_path_buf();
+        let thread = std::thread::spawn(move || {
+            let mut rows = RowsWriter::new(&path, per_group, frame);
+            for group in receive {
+                for row in group {
+                    rows.push(row)?;
+                }
+            }
+            rows.finish()
+        });
+        RowsWriterThread {
+            per_group,
+            pending: Vec::with_capacity(per_group),
+            send: Some(send),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn push(&mut self, row: T) -> Result<(), SinkError> {
+        self.pending.push(row);
+        if self.pending.len() < self.per_group {
+            return Ok(());
+        }
+        let group = std::mem::replace(&mut self.pending, Vec::with_capacity(self.per_group));
+        let send = self.send.as_ref().expect("only `finish` takes the sender");
+        if send.send(group).is_err() {
+            // The writer stopped on an error: that error is the one to report.
+            self.send = None;
+            return self.join();
+        }
+        Ok(())
+    }
+
+    /// Writes the last group and the footer (see [`RowsWriter::finish`]).
+    pub fn finish(mut self) -> Result<(), SinkError> {
+        let rest = std::mem::take(&mut self.pending);
+        if let Some(send) = self.send.take() {
+            // A failed send leaves the writer's own error to `join`.
+            let _ = send.send(rest);
+        }
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<(), SinkError> {
+        match self.thread.take() {
+            Some(thread) => thread.join().expect("the rows writer does not panic"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for RowsWriterThread<T> {
+    /// A table dropped unfinished (the scan failed) is still closed before
+    /// its folder can be removed.
+    fn drop(&mut self) {
+        self.send = None;
+        let _ = self.join();
+    }
+}
+
 /// A new file behind a buffer: polars writes a Parquet footer's metadata a
 /// few bytes at a time, which unbuffered was about 20,000 `write` calls
 /// for one scan's tables. The caller flushes it, to see any error.
@@ -411,38 +486,39 @@ mod tests {
     fn an_empty_table_written_by_rows_still_has_its_file_and_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("objects.parquet");
+        let threaded = dir.path().join("objects-threaded.parquet");
         RowsWriter::new(&path, 16, objects_frame).finish().unwrap();
-        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
-        assert_eq!(reader.metadata().file_metadata().num_rows(), 0);
-        let columns = reader
-            .metadata()
-            .file_metadata()
-            .schema_descr()
-            .num_columns();
-        assert_eq!(columns, objects_frame(&[]).width());
-        assert!(columns > 5);
+        RowsWriterThread::new(&threaded, 16, objects_frame)
+            .finish()
+            .unwrap();
+        for path in [path, threaded] {
+            let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+            assert_eq!(reader.metadata().file_metadata().num_rows(), 0);
+            let columns = reader
+                .metadata()
+                .file_metadata()
+                .schema_descr()
+                .num_columns();
+            assert_eq!(columns, objects_frame(&[]).width());
+            assert!(columns > 5);
+        }
     }
 
-    #[test]
-    fn rows_written_a_group_at_a_time_make_one_file_in_order() {
-        let events: Vec<FedEvent> = (0..7)
+    fn events(n: i64) -> Vec<FedEvent> {
+        (0..n)
             .map(|i| FedEvent {
                 event_time: i,
                 event_id: Some(format!("e{i}").into()),
                 source_object: Arc::from("o"),
                 ..FedEvent::default()
             })
-            .collect();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("part-0.parquet");
-        let mut file = RowsWriter::new(&path, 3, events_frame);
-        for e in events {
-            file.push(e).unwrap();
-        }
-        file.finish().unwrap();
-        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
-        assert_eq!(reader.metadata().num_row_groups(), 3);
-        let ids: Vec<String> = reader
+            .collect()
+    }
+
+    /// The row groups of an events file, and its event ids in file order.
+    fn groups_and_ids(path: &Path) -> (usize, Vec<String>) {
+        let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+        let ids = reader
             .get_row_iter(None)
             .unwrap()
             .map(|row| {
@@ -454,6 +530,51 @@ mod tests {
                 id.to_string().trim_matches('"').to_string()
             })
             .collect();
-        assert_eq!(ids, ["e0", "e1", "e2", "e3", "e4", "e5", "e6"]);
+        (reader.metadata().num_row_groups(), ids)
+    }
+
+    #[test]
+    fn rows_written_a_group_at_a_time_make_one_file_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part-0.parquet");
+        let mut file = RowsWriter::new(&path, 3, events_frame);
+        for e in events(7) {
+            file.push(e).unwrap();
+        }
+        file.finish().unwrap();
+        // The same rows through the writer on a thread of its own.
+        let threaded = dir.path().join("part-1.parquet");
+        let mut file = RowsWriterThread::new(&threaded, 3, events_frame);
+        for e in events(7) {
+            file.push(e).unwrap();
+        }
+        file.finish().unwrap();
+        let want: Vec<String> = (0..7).map(|i| format!("e{i}")).collect();
+        assert_eq!(groups_and_ids(&path), (3, want.clone()));
+        assert_eq!(groups_and_ids(&threaded), (3, want));
+    }
+
+    /// A writer thread that cannot write its file stops, and the next push
+    /// or the finish returns its error, which names the file.
+    #[test]
+    fn a_rows_writer_thread_that_fails_reports_its_own_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone").join("part-0.parquet");
+        let mut file = RowsWriterThread::new(&path, 2, events_frame);
+        let mut pushed = Ok(());
+        for e in events(1000) {
+            pushed = file.push(e);
+            if pushed.is_err() {
+                break;
+            }
+        }
+        let err = match pushed {
+            Err(e) => e,
+            Ok(()) => file.finish().unwrap_err(),
+        };
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
     }
 }
