@@ -383,6 +383,7 @@ impl<T> RowsWriter<T> {
 /// the lock is never held while a group is written. At most two groups
 /// are in flight.
 pub struct RowsWriterThread<T: Send + 'static> {
+    path: PathBuf,
     per_group: usize,
     pending: Vec<T>,
     send: Option<std::sync::mpsc::SyncSender<Vec<T>>>,
@@ -392,9 +393,9 @@ pub struct RowsWriterThread<T: Send + 'static> {
 impl<T: Send + 'static> RowsWriterThread<T> {
     pub fn new(path: &Path, per_group: usize, frame: fn(&[T]) -> DataFrame) -> RowsWriterThread<T> {
         let (send, receive) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
-        let path = path.to_path_buf();
+        let file = path.to_path_buf();
         let thread = std::thread::spawn(move || {
-            let mut rows = RowsWriter::new(&path, per_group, frame);
+            let mut rows = RowsWriter::new(&file, per_group, frame);
             for group in receive {
                 for row in group {
                     rows.push(row)?;
@@ -403,6 +404,7 @@ impl<T: Send + 'static> RowsWriterThread<T> {
             rows.finish()
         });
         RowsWriterThread {
+            path: path.to_path_buf(),
             per_group,
             pending: Vec::with_capacity(per_group),
             send: Some(send),
@@ -416,29 +418,33 @@ impl<T: Send + 'static> RowsWriterThread<T> {
             return Ok(());
         }
         let group = std::mem::replace(&mut self.pending, Vec::with_capacity(self.per_group));
-        let send = self.send.as_ref().expect("only `finish` takes the sender");
-        if send.send(group).is_err() {
+        match &self.send {
+            Some(send) if send.send(group).is_ok() => Ok(()),
             // The writer stopped on an error: that error is the one to report.
-            self.send = None;
-            return self.join();
+            _ => self.join(),
         }
-        Ok(())
     }
 
     /// Writes the last group and the footer (see [`RowsWriter::finish`]).
     pub fn finish(mut self) -> Result<(), SinkError> {
         let rest = std::mem::take(&mut self.pending);
-        if let Some(send) = self.send.take() {
+        if let Some(send) = &self.send {
             // A failed send leaves the writer's own error to `join`.
             let _ = send.send(rest);
         }
         self.join()
     }
 
+    /// Waits for the writer to end (the sender is dropped first) and returns
+    /// how it ended; once it has, every later call is an error.
     fn join(&mut self) -> Result<(), SinkError> {
+        self.send = None;
         match self.thread.take() {
             Some(thread) => thread.join().expect("the rows writer does not panic"),
-            None => Ok(()),
+            None => Err(SinkError::io(
+                &self.path,
+                std::io::Error::other("its writer already stopped"),
+            )),
         }
     }
 }
@@ -447,7 +453,6 @@ impl<T: Send + 'static> Drop for RowsWriterThread<T> {
     /// A table dropped unfinished (the scan failed) is still closed before
     /// its folder can be removed.
     fn drop(&mut self) {
-        self.send = None;
         let _ = self.join();
     }
 }
@@ -576,5 +581,17 @@ mod tests {
             err.to_string().contains(&path.display().to_string()),
             "{err}"
         );
+        // With one group queued and one being written, the third push
+        // waits for the writer and gets its error; nothing pushed after
+        // that is taken for written, nor is the table finished.
+        let mut file = RowsWriterThread::new(&path, 1, events_frame);
+        let ok: Vec<bool> = events(6)
+            .into_iter()
+            .map(|e| file.push(e).is_ok())
+            .collect();
+        let first = ok.iter().position(|ok| !ok).expect("an error");
+        assert!(first <= 2, "{ok:?}");
+        assert!(ok[first..].iter().all(|ok| !ok), "{ok:?}");
+        assert!(file.finish().is_err());
     }
 }
