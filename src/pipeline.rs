@@ -30,6 +30,7 @@ use crate::model::{ConfigChange, FedEvent, ObjectReport, ObjectStatus};
 use crate::redact::Redactor;
 use crate::sinks::load::{self, LoadError, Loaded};
 use crate::sinks::objects::{InOrder, ObjectsTable, Problems};
+use crate::sinks::parquet::OnThread;
 use crate::sinks::{
     self, Dataset, Durations, EventsWriter, IncidentSettings, Incremental, Report, RunInfo,
     S3Requests, Selection, SinkError, Throughput,
@@ -787,47 +788,17 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
 
 /// Runs `merge` with a function that hands each event it merges to
 /// `events`, written on a thread of its own (the merge and the writing of
-/// Parquet each take one core), and finishes the table.
+/// Parquet each take one core), and finishes the table. When the writer
+/// fails, its error is the one the merge stops with and the one returned.
 fn writing_events<T>(
-    mut events: EventsWriter,
+    events: EventsWriter,
     merge: impl FnOnce(&mut dyn FnMut(&FedEvent) -> Result<(), SinkError>) -> Result<T, SinkError>,
 ) -> Result<T, SinkError> {
-    const BATCH: usize = 1024;
-    std::thread::scope(|scope| {
-        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<FedEvent>>(4);
-        let writer = scope.spawn(move || {
-            for batch in receive {
-                for e in batch {
-                    events.push(e)?;
-                }
-            }
-            events.finish()
-        });
-        let mut batch = Vec::with_capacity(BATCH);
-        // A send fails only when the writer has stopped on an error: that
-        // error is the one reported.
-        let mut each = |e: &FedEvent| {
-            batch.push(e.clone());
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                if send.send(full).is_err() {
-                    return Err(SinkError::io(
-                        Path::new("events"),
-                        std::io::Error::other("the events writer stopped"),
-                    ));
-                }
-            }
-            Ok(())
-        };
-        let merged = merge(&mut each);
-        if merged.is_ok() && !batch.is_empty() {
-            // On failure, the writer's error is returned below.
-            let _ = send.send(batch);
-        }
-        drop(send);
-        let written = writer.join().expect("the events writer does not panic");
-        written.and(merged)
-    })
+    // Batches of 1,024 events, four of them queued at most.
+    let mut writer = OnThread::new(Path::new("events"), events, 1024, 4);
+    let merged = merge(&mut |e| writer.push(e.clone()));
+    let written = writer.finish();
+    merged.and_then(|merged| written.map(|()| merged))
 }
 
 /// A progress bar whose length grows as objects are listed.

@@ -313,6 +313,16 @@ impl EventsWriter {
     }
 }
 
+impl parquet::Rows<FedEvent> for EventsWriter {
+    fn push(&mut self, e: FedEvent) -> Result<(), SinkError> {
+        EventsWriter::push(self, e)
+    }
+
+    fn finish(self) -> Result<(), SinkError> {
+        EventsWriter::finish(self)
+    }
+}
+
 /// Writes every table but the events (see [`EventsWriter`]) and objects
 /// (see `objects`), `run.json` and the human reports.
 fn write_files(dir: &Path, report: &Report<'_>) -> Result<(), SinkError> {

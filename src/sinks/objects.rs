@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::iter::Peekable;
 use std::path::Path;
 
-use super::parquet::{self, RowsWriterThread};
+use super::parquet::{self, OnThread, RowsWriter};
 use super::{ReasonCount, SinkError, ROWS_PER_GROUP};
 use crate::model::{ObjectReport, ObjectStatus};
 
@@ -59,7 +59,7 @@ pub struct ObjectsWritten {
 pub struct ObjectsTable {
     /// Written on a thread of its own: `push` is called under the scan's
     /// collector lock.
-    rows: RowsWriterThread<ObjectReport>,
+    rows: OnThread<ObjectReport>,
     /// The previous report's rows not yet passed (an incremental run), in
     /// key order.
     previous: Peekable<std::vec::IntoIter<ObjectReport>>,
@@ -80,7 +80,12 @@ impl ObjectsTable {
     pub fn create(path: &Path, mut previous: Vec<ObjectReport>) -> ObjectsTable {
         previous.sort_by(|a, b| id(a).cmp(&id(b)));
         ObjectsTable {
-            rows: RowsWriterThread::new(path, ROWS_PER_GROUP, parquet::objects_frame),
+            rows: OnThread::new(
+                path,
+                RowsWriter::new(path, ROWS_PER_GROUP, parquet::objects_frame),
+                ROWS_PER_GROUP,
+                1,
+            ),
             previous: previous.into_iter().peekable(),
             carried: 0,
             problems: Problems::default(),

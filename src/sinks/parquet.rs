@@ -377,36 +377,56 @@ impl<T> RowsWriter<T> {
     }
 }
 
-/// A [`RowsWriter`] on a thread of its own: each full group's rows are
-/// handed over, and built and encoded there. For a table written by whoever
-/// holds a shared lock (the objects table, under the scan's collector):
-/// the lock is never held while a group is written. At most two groups
-/// are in flight.
-pub struct RowsWriterThread<T: Send + 'static> {
+/// A table written a row at a time, then finished: what [`OnThread`] runs.
+pub trait Rows<T>: Send + 'static {
+    fn push(&mut self, row: T) -> Result<(), SinkError>;
+    fn finish(self) -> Result<(), SinkError>;
+}
+
+impl<T: Send + 'static> Rows<T> for RowsWriter<T> {
+    fn push(&mut self, row: T) -> Result<(), SinkError> {
+        RowsWriter::push(self, row)
+    }
+
+    fn finish(self) -> Result<(), SinkError> {
+        RowsWriter::finish(self)
+    }
+}
+
+/// A table's writer on a thread of its own: rows are handed over in
+/// batches, and built, encoded and written there, so whoever pushes (a
+/// worker holding the scan's collector lock, the merge) never waits while a
+/// row group is written, only when `in_flight` batches are queued. If the
+/// writer fails, the next push or the finish returns its error.
+pub struct OnThread<T: Send + 'static> {
+    /// The table, to name in an error after the writer's own.
     path: PathBuf,
-    per_group: usize,
+    per_batch: usize,
     pending: Vec<T>,
     send: Option<std::sync::mpsc::SyncSender<Vec<T>>>,
     thread: Option<std::thread::JoinHandle<Result<(), SinkError>>>,
 }
 
-impl<T: Send + 'static> RowsWriterThread<T> {
-    pub fn new(path: &Path, per_group: usize, frame: fn(&[T]) -> DataFrame) -> RowsWriterThread<T> {
-        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
-        let file = path.to_path_buf();
+impl<T: Send + 'static> OnThread<T> {
+    pub fn new(
+        path: &Path,
+        mut writer: impl Rows<T>,
+        per_batch: usize,
+        in_flight: usize,
+    ) -> OnThread<T> {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<T>>(in_flight);
         let thread = std::thread::spawn(move || {
-            let mut rows = RowsWriter::new(&file, per_group, frame);
-            for group in receive {
-                for row in group {
-                    rows.push(row)?;
+            for batch in receive {
+                for row in batch {
+                    writer.push(row)?;
                 }
             }
-            rows.finish()
+            writer.finish()
         });
-        RowsWriterThread {
+        OnThread {
             path: path.to_path_buf(),
-            per_group,
-            pending: Vec::with_capacity(per_group),
+            per_batch,
+            pending: Vec::with_capacity(per_batch),
             send: Some(send),
             thread: Some(thread),
         }
@@ -414,18 +434,19 @@ impl<T: Send + 'static> RowsWriterThread<T> {
 
     pub fn push(&mut self, row: T) -> Result<(), SinkError> {
         self.pending.push(row);
-        if self.pending.len() < self.per_group {
+        if self.pending.len() < self.per_batch {
             return Ok(());
         }
-        let group = std::mem::replace(&mut self.pending, Vec::with_capacity(self.per_group));
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(self.per_batch));
         match &self.send {
-            Some(send) if send.send(group).is_ok() => Ok(()),
+            Some(send) if send.send(batch).is_ok() => Ok(()),
             // The writer stopped on an error: that error is the one to report.
             _ => self.join(),
         }
     }
 
-    /// Writes the last group and the footer (see [`RowsWriter::finish`]).
+    /// Hands over the last rows and waits for the writer to finish the
+    /// table.
     pub fn finish(mut self) -> Result<(), SinkError> {
         let rest = std::mem::take(&mut self.pending);
         if let Some(send) = &self.send {
@@ -440,7 +461,7 @@ impl<T: Send + 'static> RowsWriterThread<T> {
     fn join(&mut self) -> Result<(), SinkError> {
         self.send = None;
         match self.thread.take() {
-            Some(thread) => thread.join().expect("the rows writer does not panic"),
+            Some(thread) => thread.join().expect("a table's writer does not panic"),
             None => Err(SinkError::io(
                 &self.path,
                 std::io::Error::other("its writer already stopped"),
@@ -449,7 +470,7 @@ impl<T: Send + 'static> RowsWriterThread<T> {
     }
 }
 
-impl<T: Send + 'static> Drop for RowsWriterThread<T> {
+impl<T: Send + 'static> Drop for OnThread<T> {
     /// A table dropped unfinished (the scan failed) is still closed before
     /// its folder can be removed.
     fn drop(&mut self) {
@@ -493,9 +514,8 @@ mod tests {
         let path = dir.path().join("objects.parquet");
         let threaded = dir.path().join("objects-threaded.parquet");
         RowsWriter::new(&path, 16, objects_frame).finish().unwrap();
-        RowsWriterThread::new(&threaded, 16, objects_frame)
-            .finish()
-            .unwrap();
+        let rows = RowsWriter::new(&threaded, 16, objects_frame);
+        OnThread::new(&threaded, rows, 16, 1).finish().unwrap();
         for path in [path, threaded] {
             let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
             assert_eq!(reader.metadata().file_metadata().num_rows(), 0);
@@ -549,7 +569,8 @@ mod tests {
         file.finish().unwrap();
         // The same rows through the writer on a thread of its own.
         let threaded = dir.path().join("part-1.parquet");
-        let mut file = RowsWriterThread::new(&threaded, 3, events_frame);
+        let rows = RowsWriter::new(&threaded, 3, events_frame);
+        let mut file = OnThread::new(&threaded, rows, 2, 1);
         for e in events(7) {
             file.push(e).unwrap();
         }
@@ -562,10 +583,10 @@ mod tests {
     /// A writer thread that cannot write its file stops, and the next push
     /// or the finish returns its error, which names the file.
     #[test]
-    fn a_rows_writer_thread_that_fails_reports_its_own_error() {
+    fn a_writer_on_a_thread_that_fails_reports_its_own_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gone").join("part-0.parquet");
-        let mut file = RowsWriterThread::new(&path, 2, events_frame);
+        let mut file = OnThread::new(&path, RowsWriter::new(&path, 2, events_frame), 2, 1);
         let mut pushed = Ok(());
         for e in events(1000) {
             pushed = file.push(e);
@@ -584,7 +605,7 @@ mod tests {
         // With one group queued and one being written, the third push
         // waits for the writer and gets its error; nothing pushed after
         // that is taken for written, nor is the table finished.
-        let mut file = RowsWriterThread::new(&path, 1, events_frame);
+        let mut file = OnThread::new(&path, RowsWriter::new(&path, 1, events_frame), 1, 1);
         let ok: Vec<bool> = events(6)
             .into_iter()
             .map(|e| file.push(e).is_ok())
