@@ -397,7 +397,8 @@ impl<T: Send + 'static> Rows<T> for RowsWriter<T> {
 /// batches, and built, encoded and written there, so whoever pushes (a
 /// worker holding the scan's collector lock, the merge) never waits while a
 /// row group is written, only when `in_flight` batches are queued. If the
-/// writer fails, the next push or the finish returns its error.
+/// writer fails, the first push whose batch it no longer takes, or the
+/// finish, returns its error.
 pub struct OnThread<T: Send + 'static> {
     /// The table, to name in an error after the writer's own.
     path: PathBuf,
