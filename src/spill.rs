@@ -96,16 +96,9 @@ impl Spill {
     fn write_run(&mut self) -> std::io::Result<()> {
         let dir = self.dir.as_ref().expect("only a spill to disk has a limit");
         sort(&mut self.pending);
-        let file = unlinked_file(dir, self.runs.len())?;
-        let mut out = BufWriter::with_capacity(1 << 16, &file);
-        let mut buf = Vec::new();
-        for (tie, e) in self.pending.drain(..) {
-            buf.clear();
-            encode(&mut buf, tie, &e);
-            out.write_all(&buf)?;
-        }
-        out.flush()?;
-        drop(out);
+        let mut events = self.pending.drain(..);
+        let file = run_file(dir, self.runs.len(), || Ok(events.next()))?;
+        drop(events);
         self.runs.push((file, self.limit));
         if self.runs.len() >= MAX_RUNS {
             self.compact()?;
@@ -117,19 +110,11 @@ impl Spill {
     /// dropped only by the last merge).
     fn compact(&mut self) -> std::io::Result<()> {
         let dir = self.dir.as_ref().expect("only a spill to disk has runs");
-        let file = unlinked_file(dir, self.runs.len())?;
+        let n = self.runs.len();
         let runs = std::mem::take(&mut self.runs);
         let count = runs.iter().map(|(_, n)| n).sum();
         let mut merge = Merge::of(runs, Vec::new())?;
-        let mut out = BufWriter::with_capacity(1 << 16, &file);
-        let mut buf = Vec::new();
-        while let Some((tie, e)) = merge.next_tied()? {
-            buf.clear();
-            encode(&mut buf, tie, &e);
-            out.write_all(&buf)?;
-        }
-        out.flush()?;
-        drop(out);
+        let file = run_file(dir, n, || merge.next_tied())?;
         self.runs.push((file, count));
         Ok(())
     }
@@ -144,6 +129,26 @@ impl Spill {
         sort(&mut self.pending);
         Merge::of(self.runs, self.pending)
     }
+}
+
+/// Run `n`'s file in `dir` (see [`unlinked_file`]), holding every event
+/// `next` gives, in that order.
+fn run_file(
+    dir: &Path,
+    n: usize,
+    mut next: impl FnMut() -> std::io::Result<Option<(u64, FedEvent)>>,
+) -> std::io::Result<File> {
+    let file = unlinked_file(dir, n)?;
+    let mut out = BufWriter::with_capacity(1 << 16, &file);
+    let mut buf = Vec::new();
+    while let Some((tie, e)) = next()? {
+        buf.clear();
+        encode(&mut buf, tie, &e);
+        out.write_all(&buf)?;
+    }
+    out.flush()?;
+    drop(out);
+    Ok(file)
 }
 
 /// A new file for run `n` in `dir`, open for writing and reading back,
