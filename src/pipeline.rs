@@ -273,10 +273,21 @@ impl Reading<'_> {
                 if !self.bar.is_hidden() {
                     self.bar.inc_length(1);
                 }
-                match named.and_then(|n| n.stat(&info, &self.cfg.filter)) {
-                    Ok(Some(obj)) => {
+                let found = named.and_then(|n| {
+                    let at = n.at();
+                    Ok(n.stat(&info, &self.cfg.filter)?.map(|obj| (obj, at)))
+                });
+                match found {
+                    Ok(Some((obj, at))) => {
                         let verdict = self.verdict(&obj);
-                        self.object(place, obj, verdict, &mut scratch, &mut read_in_hand);
+                        let mut read = |obj: &ObjectRef| {
+                            match &at {
+                                Some(at) => at.open().and_then(|file| read_whole(&file, obj.size)),
+                                None => read_file(&obj.path().expect("a local file"), obj.size),
+                            }
+                            .map_err(cannot_read)
+                        };
+                        self.object(place, obj, verdict, &mut scratch, &mut read);
                     }
                     Ok(None) => self.put(place, Done::Nothing),
                     Err(e) => return self.fail(e.into()),
@@ -869,23 +880,31 @@ fn read_in_hand(obj: &ObjectRef) -> Fetched {
     match &obj.location {
         Location::File { .. } | Location::Path(_) => {
             let path = obj.path().expect("a local file");
-            read_file(&path, obj.size).map_err(|e| format!("cannot read: {e}"))
+            read_file(&path, obj.size).map_err(cannot_read)
         }
         Location::Lookup { document, .. } => Ok(document.to_vec()),
         Location::S3 { .. } => Err("internal error: an S3 object was not fetched".into()),
     }
 }
 
-/// A whole file, whose size the listing found: unlike `std::fs::read`,
-/// which asks the file system for it again, one `statx` fewer per object.
-/// A file that changed since is still read to its end.
+fn cannot_read(e: std::io::Error) -> String {
+    format!("cannot read: {e}")
+}
+
+/// A whole file, whose size the listing found.
 fn read_file(path: &Path, listed_size: u64) -> std::io::Result<Vec<u8>> {
+    read_whole(&std::fs::File::open(path)?, listed_size)
+}
+
+/// The whole of an open file, whose size the listing found: unlike
+/// `std::fs::read`, which asks the file system for it again, one `statx`
+/// fewer per object. A file that changed since is still read to its end.
+fn read_whole(file: &std::fs::File, listed_size: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let file = std::fs::File::open(path)?;
     // Room for one byte more, so the read that finds the end needs none.
     let mut raw = Vec::with_capacity(usize::try_from(listed_size).map_or(0, |n| n + 1));
     // `&File` reads without the size query `File::read_to_end` makes.
-    (&file).take(u64::MAX).read_to_end(&mut raw)?;
+    file.take(u64::MAX).read_to_end(&mut raw)?;
     Ok(raw)
 }
 

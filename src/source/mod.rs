@@ -166,11 +166,13 @@ pub struct Listing {
     passed_over: Option<(u64, u64)>,
 }
 
-/// A folder being walked: its key, and its entries in reverse key order
-/// (the next one last).
+/// A folder being walked: its key, its entries in reverse key order (the
+/// next one last), and the folder itself, open, for its files to be opened
+/// relative to it.
 struct Folder {
     prefix: String,
     entries: Vec<(String, std::fs::DirEntry, std::fs::FileType)>,
+    open: Option<Arc<OpenFolder>>,
 }
 
 /// A file as listed: its key and path, before its size and time are known.
@@ -183,6 +185,82 @@ pub struct Named {
     /// to a file; a link to a folder is not an object) or a single-file
     /// input.
     entry: Option<std::fs::DirEntry>,
+    /// Its folder, open, when it has an entry there.
+    folder: Option<Arc<OpenFolder>>,
+}
+
+/// A folder held open while its files are read: a file is opened by its
+/// name in it, without a walk of its whole path from the root. On the small
+/// objects of a real trail (4 KB, eight folders deep) that walk was a tenth
+/// of the time the file system took for each file.
+#[derive(Debug)]
+pub struct OpenFolder {
+    #[cfg(target_os = "linux")]
+    fd: std::os::fd::OwnedFd,
+    #[cfg(not(target_os = "linux"))]
+    path: PathBuf,
+}
+
+impl OpenFolder {
+    #[cfg(target_os = "linux")]
+    fn open(path: &Path) -> std::io::Result<OpenFolder> {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A handle on the folder only (`O_PATH`): no reading of it, and no
+        // permission needed beyond reaching it.
+        let folder = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(path)?;
+        Ok(OpenFolder { fd: folder.into() })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn open(path: &Path) -> std::io::Result<OpenFolder> {
+        Ok(OpenFolder {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens the file `name` in this folder for reading.
+    #[cfg(target_os = "linux")]
+    fn open_file(&self, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::CString::new(name.as_bytes()).map_err(std::io::Error::other)?;
+        // SAFETY: the folder's descriptor is open while `self` lives, and
+        // `name` is a NUL-terminated string that outlives the call.
+        let fd = unsafe {
+            libc::openat(
+                self.fd.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and nothing else owns it.
+        Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn open_file(&self, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
+        std::fs::File::open(self.path.join(name))
+    }
+}
+
+/// How to open a listed file: by its name in its open folder.
+#[derive(Debug)]
+pub struct FileAt {
+    folder: Arc<OpenFolder>,
+    name: std::ffi::OsString,
+}
+
+impl FileAt {
+    /// Opens the file for reading.
+    pub fn open(&self) -> std::io::Result<std::fs::File> {
+        self.folder.open_file(&self.name)
+    }
 }
 
 impl Listing {
@@ -205,6 +283,7 @@ impl Listing {
                 key,
                 path: root.to_path_buf(),
                 entry: None,
+                folder: None,
             });
         } else {
             listing.enter(root.to_path_buf(), String::new())?;
@@ -275,7 +354,14 @@ impl Listing {
             entries.push((name, entry, kind));
         }
         entries.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-        self.open.push(Folder { prefix, entries });
+        // Without it (it cannot fail where the folder could be listed), its
+        // files are opened by their paths.
+        let open = OpenFolder::open(&dir).ok().map(Arc::new);
+        self.open.push(Folder {
+            prefix,
+            entries,
+            open,
+        });
         Ok(())
     }
 }
@@ -304,7 +390,13 @@ impl Iterator for Listing {
             let path = entry.path();
             if !kind.is_dir() {
                 let entry = (!kind.is_symlink()).then_some(entry);
-                return Some(Ok(Named { key, path, entry }));
+                let folder = entry.as_ref().and(folder.open.clone());
+                return Some(Ok(Named {
+                    key,
+                    path,
+                    entry,
+                    folder,
+                }));
             }
             if let Err(e) = self.enter(path, key) {
                 return Some(Err(e));
@@ -314,6 +406,16 @@ impl Iterator for Listing {
 }
 
 impl Named {
+    /// How to open the file without walking its path, when it was listed
+    /// in a folder (not a link or a single-file input).
+    pub fn at(&self) -> Option<FileAt> {
+        let (folder, entry) = (self.folder.as_ref()?, self.entry.as_ref()?);
+        Some(FileAt {
+            folder: folder.clone(),
+            name: entry.file_name(),
+        })
+    }
+
     /// Reads the file's size and time and judges it by its key; `None` when
     /// it is not a file (a link to a folder, a socket).
     pub fn stat(
@@ -486,6 +588,53 @@ mod tests {
         assert_eq!(&*single[0].key, "notes.txt");
         assert_eq!(single[0].path().unwrap(), file);
         assert_eq!(single[0].display(), file.display().to_string());
+    }
+
+    #[test]
+    fn a_listed_file_is_opened_in_its_open_folder_not_by_its_path() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("trail");
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/b/f.json.gz"), b"deep").unwrap();
+        std::fs::write(root.join("a/top.json.gz"), b"top").unwrap();
+        let odd = std::ffi::OsStr::from_bytes(b"trail-\xff.json.gz");
+        std::fs::write(root.join("a").join(odd), b"odd").unwrap();
+        std::os::unix::fs::symlink(root.join("a/top.json.gz"), root.join("link.json.gz")).unwrap();
+        let named: Vec<Named> = Listing::open(root.to_str().unwrap())
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        // The walk has left every folder; their files are read after a
+        // rename of the whole input, so not by the paths listed.
+        let moved = dir.path().join("moved");
+        std::fs::rename(&root, &moved).unwrap();
+        let read = |n: &Named| {
+            n.at().map(|at| {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut at.open().unwrap(), &mut bytes).unwrap();
+                bytes
+            })
+        };
+        let found: Vec<(&str, Option<Vec<u8>>)> =
+            named.iter().map(|n| (n.key.as_str(), read(n))).collect();
+        assert_eq!(
+            found,
+            [
+                ("a/b/f.json.gz", Some(b"deep".to_vec())),
+                ("a/top.json.gz", Some(b"top".to_vec())),
+                ("a/trail-\u{fffd}.json.gz", Some(b"odd".to_vec())),
+                // A link is followed by its path, like a single-file input.
+                ("link.json.gz", None),
+            ]
+        );
+        assert!(!named[0].path.exists());
+        let single = Listing::open(moved.join("a/top.json.gz").to_str().unwrap())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert!(single.at().is_none());
     }
 
     #[test]
