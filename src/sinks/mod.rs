@@ -301,7 +301,7 @@ impl EventsWriter {
             self.file = Some(parquet::RowsWriter::new(
                 &part.join("part-0.parquet"),
                 ROWS_PER_GROUP,
-                parquet::events_frame,
+                parquet::events_columns,
             ));
         }
         self.file.as_mut().expect("opened above").push(e)

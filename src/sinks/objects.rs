@@ -82,7 +82,7 @@ impl ObjectsTable {
         ObjectsTable {
             rows: OnThread::new(
                 path,
-                RowsWriter::new(path, ROWS_PER_GROUP, parquet::objects_frame),
+                RowsWriter::new(path, ROWS_PER_GROUP, parquet::objects_columns),
                 ROWS_PER_GROUP,
                 1,
             ),

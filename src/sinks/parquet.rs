@@ -75,14 +75,24 @@ fn frame(height: usize, columns: Vec<Column>) -> DataFrame {
     DataFrame::new(height, columns).expect("columns are built with one height and unique names")
 }
 
-/// The `events/` table for a slice of events; the columns are built in
-/// parallel.
-pub fn events_frame(events: &[FedEvent]) -> DataFrame {
-    type Build<'a> = Box<dyn Fn() -> Column + Send + Sync + 'a>;
+/// One column of a table for a slice of rows, built when called.
+pub type Build<'a> = Box<dyn Fn() -> Column + Send + Sync + 'a>;
+
+/// A table written a row group at a time ([`RowsWriter`]): its columns, in
+/// order, for a slice of its rows.
+pub type Table<T> = for<'a> fn(&'a [T]) -> Vec<Build<'a>>;
+
+/// A frame of `columns`, built in parallel.
+fn frame_of(height: usize, columns: Vec<Build<'_>>) -> DataFrame {
+    frame(height, columns.par_iter().map(|build| build()).collect())
+}
+
+/// The columns of the `events/` table for a slice of events.
+pub fn events_columns(events: &[FedEvent]) -> Vec<Build<'_>> {
     let s = |name: &'static str, f: fn(&FedEvent) -> Option<&str>| -> Build<'_> {
         Box::new(move || text(name, events.iter().map(f)))
     };
-    let builders: Vec<Build<'_>> = vec![
+    vec![
         Box::new(|| timestamp("event_time", events.iter().map(|e| Some(e.event_time)))),
         s("event_id", |e| e.event_id.as_deref()),
         s("account_id", |e| e.account_id.as_deref()),
@@ -113,9 +123,7 @@ pub fn events_frame(events: &[FedEvent]) -> DataFrame {
         s("source_ip", |e| e.source_ip.as_deref()),
         s("user_agent", |e| e.user_agent.as_deref()),
         s("source_object", |e| Some(&e.source_object)),
-    ];
-    let columns = builders.par_iter().map(|build| build()).collect();
-    frame(events.len(), columns)
+    ]
 }
 
 pub fn failures_frame(rows: &[FailureRow]) -> DataFrame {
@@ -255,25 +263,25 @@ pub fn changes_frame(rows: &[ConfigChange]) -> DataFrame {
     )
 }
 
-pub fn objects_frame(rows: &[ObjectReport]) -> DataFrame {
-    let s = |f: fn(&ObjectReport) -> Option<&str>| rows.iter().map(f);
-    frame(
-        rows.len(),
-        vec![
-            text("source", s(|o| Some(&o.source))),
-            text("key", s(|o| Some(&o.key))),
-            count("bytes", rows.iter().map(|o| o.bytes)),
-            count("records", rows.iter().map(|o| o.records)),
-            count(
-                "federation_records",
-                rows.iter().map(|o| o.federation_records),
-            ),
-            count("change_records", rows.iter().map(|o| o.change_records)),
-            count("rejected_records", rows.iter().map(|o| o.rejected_records)),
-            text("status", s(|o| Some(o.status.as_str()))),
-            text("reason", s(|o| o.reason.as_deref())),
-        ],
-    )
+/// The columns of `objects.parquet` for a slice of its rows.
+pub fn objects_columns(rows: &[ObjectReport]) -> Vec<Build<'_>> {
+    let s = |name: &'static str, f: fn(&ObjectReport) -> Option<&str>| -> Build<'_> {
+        Box::new(move || text(name, rows.iter().map(f)))
+    };
+    let n = |name: &'static str, f: fn(&ObjectReport) -> u64| -> Build<'_> {
+        Box::new(move || count(name, rows.iter().map(f)))
+    };
+    vec![
+        s("source", |o| Some(&o.source)),
+        s("key", |o| Some(&o.key)),
+        n("bytes", |o| o.bytes),
+        n("records", |o| o.records),
+        n("federation_records", |o| o.federation_records),
+        n("change_records", |o| o.change_records),
+        n("rejected_records", |o| o.rejected_records),
+        s("status", |o| Some(o.status.as_str())),
+        s("reason", |o| o.reason.as_deref()),
+    ]
 }
 
 /// ZSTD at level 1: writing is all a scan has left to do once the objects
@@ -286,16 +294,16 @@ fn compression() -> ParquetCompression {
     ))
 }
 
-/// One Parquet file written a frame at a time; the file is created with the
-/// first frame's schema.
-struct FramesWriter {
+/// One Parquet file written a row group at a time; the file is created
+/// with the table's schema when its first group is written.
+struct GroupsWriter {
     path: PathBuf,
     writer: Option<BatchedWriter<BufWriter<File>>>,
 }
 
-impl FramesWriter {
-    fn new(path: &Path) -> FramesWriter {
-        FramesWriter {
+impl GroupsWriter {
+    fn new(path: &Path) -> GroupsWriter {
+        GroupsWriter {
             path: path.to_path_buf(),
             writer: None,
         }
@@ -308,24 +316,25 @@ impl FramesWriter {
         }
     }
 
-    fn write(&mut self, mut df: DataFrame) -> Result<(), SinkError> {
-        let writer = match &mut self.writer {
-            Some(writer) => writer,
-            None => {
-                let file = buffered(&self.path)?;
-                let writer = ParquetWriter::new(file)
-                    .with_compression(compression())
-                    .batched(df.schema())
-                    .map_err(self.wrap())?;
-                self.writer.insert(writer)
-            }
-        };
-        let result = writer.write_batch(df.align_chunks());
+    /// Writes `rows` (at least one) as a row group.
+    fn write<T>(&mut self, rows: &[T], table: Table<T>) -> Result<(), SinkError> {
+        if self.writer.is_none() {
+            // A column's type does not depend on its values: one row's
+            // frame has the table's schema.
+            let schema = frame_of(1, table(&rows[..1])).schema().clone();
+            let file = buffered(&self.path)?;
+            let writer = ParquetWriter::new(file)
+                .with_compression(compression())
+                .batched(&schema);
+            self.writer = Some(writer.map_err(self.wrap())?);
+        }
+        let writer = self.writer.as_ref().expect("created above");
+        let result = write_by_column(writer, rows.len(), table(rows));
         result.map_err(self.wrap())
     }
 
     /// Writes the footer (which flushes the file). Nothing is written if no
-    /// frame was.
+    /// group was.
     fn finish(self) -> Result<(), SinkError> {
         match &self.writer {
             Some(writer) => writer.finish().map(drop).map_err(self.wrap()),
@@ -334,21 +343,76 @@ impl FramesWriter {
     }
 }
 
+/// Writes one row group of `height` rows a column at a time: each column is
+/// built, encoded and compressed only when the file reaches it, and freed
+/// once written, so a group holds its rows and one column. (polars' own
+/// `BatchedWriter::write_batch` takes the group's whole frame: about 1 KB a
+/// row of the events table, which made large groups the biggest thing a
+/// scan held.) The pages are the same bytes `write_batch` writes.
+fn write_by_column(
+    writer: &BatchedWriter<BufWriter<File>>,
+    height: usize,
+    columns: Vec<Build<'_>>,
+) -> PolarsResult<()> {
+    use polars_parquet::read::ParquetError;
+    use polars_parquet::write::{
+        array_to_columns, Compressor, DynIter, DynStreamingIterator, FallibleStreamingIterator,
+    };
+    let mut file = writer
+        .get_writer()
+        .lock()
+        .expect("a file is written by one thread");
+    let options = file.options();
+    let fields = file.parquet_schema().fields().to_vec();
+    let encodings = polars::io::parquet::write::get_encodings(file.schema());
+    let group = columns
+        .into_iter()
+        .zip(fields)
+        .zip(encodings.iter())
+        .flat_map(|((build, field), encoding)| {
+            let column = build();
+            let array = column
+                .as_materialized_series()
+                .rechunk()
+                .to_arrow(0, CompatLevel::newest());
+            let leaves = match array_to_columns(array, field, options, encoding) {
+                Ok(leaves) => leaves,
+                Err(e) => return vec![Err(e)],
+            };
+            leaves
+                .into_iter()
+                .map(|pages| {
+                    // As polars compresses a column's pages in `write_batch`.
+                    let pages = pages.map(|page| {
+                        page.map_err(|e| {
+                            ParquetError::FeatureNotSupported(format!("reraised in polars: {e}"))
+                        })
+                    });
+                    let compressed = Compressor::new(pages, options.compression, Vec::new());
+                    Ok(DynStreamingIterator::new(
+                        compressed.map_err(PolarsError::from),
+                    ))
+                })
+                .collect()
+        });
+    file.write(height as u64, DynIter::new(group))
+}
+
 /// A table written as its rows arrive, `per_group` rows to a row group:
-/// only one group's rows and columns are held at a time.
+/// only one group's rows, and one column of it, are held at a time.
 pub struct RowsWriter<T> {
-    file: FramesWriter,
+    file: GroupsWriter,
     per_group: usize,
-    frame: fn(&[T]) -> DataFrame,
+    table: Table<T>,
     pending: Vec<T>,
 }
 
 impl<T> RowsWriter<T> {
-    pub fn new(path: &Path, per_group: usize, frame: fn(&[T]) -> DataFrame) -> RowsWriter<T> {
+    pub fn new(path: &Path, per_group: usize, table: Table<T>) -> RowsWriter<T> {
         RowsWriter {
-            file: FramesWriter::new(path),
+            file: GroupsWriter::new(path),
             per_group,
-            frame,
+            table,
             pending: Vec::new(),
         }
     }
@@ -358,20 +422,19 @@ impl<T> RowsWriter<T> {
         if self.pending.len() < self.per_group {
             return Ok(());
         }
-        let df = (self.frame)(&self.pending);
+        let written = self.file.write(&self.pending, self.table);
         self.pending.clear();
-        self.file.write(df)
+        written
     }
 
     /// Writes the last group and the footer. A table without rows still
     /// gets its file, with its columns.
     pub fn finish(mut self) -> Result<(), SinkError> {
-        if self.file.writer.is_none() {
-            return write(&self.file.path, (self.frame)(&self.pending));
+        if self.file.writer.is_none() && self.pending.is_empty() {
+            return write(&self.file.path, frame_of(0, (self.table)(&[])));
         }
         if !self.pending.is_empty() {
-            let df = (self.frame)(&self.pending);
-            self.file.write(df)?;
+            self.file.write(&self.pending, self.table)?;
         }
         self.file.finish()
     }
@@ -514,8 +577,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("objects.parquet");
         let threaded = dir.path().join("objects-threaded.parquet");
-        RowsWriter::new(&path, 16, objects_frame).finish().unwrap();
-        let rows = RowsWriter::new(&threaded, 16, objects_frame);
+        RowsWriter::new(&path, 16, objects_columns)
+            .finish()
+            .unwrap();
+        let rows = RowsWriter::new(&threaded, 16, objects_columns);
         OnThread::new(&threaded, rows, 16, 1).finish().unwrap();
         for path in [path, threaded] {
             let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
@@ -525,7 +590,7 @@ mod tests {
                 .file_metadata()
                 .schema_descr()
                 .num_columns();
-            assert_eq!(columns, objects_frame(&[]).width());
+            assert_eq!(columns, objects_columns(&[]).len());
             assert!(columns > 5);
         }
     }
@@ -563,14 +628,14 @@ mod tests {
     fn rows_written_a_group_at_a_time_make_one_file_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("part-0.parquet");
-        let mut file = RowsWriter::new(&path, 3, events_frame);
+        let mut file = RowsWriter::new(&path, 3, events_columns);
         for e in events(7) {
             file.push(e).unwrap();
         }
         file.finish().unwrap();
         // The same rows through the writer on a thread of its own.
         let threaded = dir.path().join("part-1.parquet");
-        let rows = RowsWriter::new(&threaded, 3, events_frame);
+        let rows = RowsWriter::new(&threaded, 3, events_columns);
         let mut file = OnThread::new(&threaded, rows, 2, 1);
         for e in events(7) {
             file.push(e).unwrap();
@@ -581,13 +646,59 @@ mod tests {
         assert_eq!(groups_and_ids(&threaded), (3, want));
     }
 
+    /// Writing a group a column at a time gives the very bytes polars'
+    /// `write_batch` gives for the group's whole frame: dictionary and plain
+    /// columns, nulls, every column type of the events table.
+    #[test]
+    fn a_group_written_by_column_is_what_polars_writes_for_its_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<FedEvent> = (0..10_000i64)
+            .map(|i| FedEvent {
+                event_time: 1_780_000_000_000_000 + i * 1_000_003,
+                event_id: Some(format!("id-{i:08}").into()),
+                region: Some(["us-east-1", "eu-west-1"][i as usize % 2].into()),
+                session_name: (i % 3 != 0).then(|| format!("user{}@example.com", i % 977).into()),
+                duration_seconds: (i % 5 == 0).then_some(i),
+                error_message: (i % 7 == 0).then(|| {
+                    format!("Not authorized to perform sts:AssumeRoleWithSAML #{i}").into()
+                }),
+                source_object: Arc::from(format!("logs/{}.json.gz", i / 40)),
+                ..FedEvent::default()
+            })
+            .collect();
+        let (by_column, by_frame) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+        let mut file = RowsWriter::new(&by_column, 4_096, events_columns);
+        for e in rows.iter().cloned() {
+            file.push(e).unwrap();
+        }
+        file.finish().unwrap();
+        let frames: Vec<DataFrame> = rows
+            .chunks(4_096)
+            .map(|group| frame_of(group.len(), events_columns(group)))
+            .collect();
+        let mut writer = ParquetWriter::new(buffered(&by_frame).unwrap())
+            .with_compression(compression())
+            .batched(frames[0].schema())
+            .unwrap();
+        for df in &frames {
+            writer.write_batch(df).unwrap();
+        }
+        writer.finish().unwrap();
+        let (a, b) = (
+            std::fs::read(&by_column).unwrap(),
+            std::fs::read(&by_frame).unwrap(),
+        );
+        assert_eq!(groups_and_ids(&by_column).0, 3);
+        assert!(a == b, "{} bytes by column, {} by frame", a.len(), b.len());
+    }
+
     /// A writer thread that cannot write its file stops, and the next push
     /// or the finish returns its error, which names the file.
     #[test]
     fn a_writer_on_a_thread_that_fails_reports_its_own_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gone").join("part-0.parquet");
-        let mut file = OnThread::new(&path, RowsWriter::new(&path, 2, events_frame), 2, 1);
+        let mut file = OnThread::new(&path, RowsWriter::new(&path, 2, events_columns), 2, 1);
         let mut pushed = Ok(());
         for e in events(1000) {
             pushed = file.push(e);
@@ -606,7 +717,7 @@ mod tests {
         // With one group queued and one being written, the third push
         // waits for the writer and gets its error; nothing pushed after
         // that is taken for written, nor is the table finished.
-        let mut file = OnThread::new(&path, RowsWriter::new(&path, 1, events_frame), 1, 1);
+        let mut file = OnThread::new(&path, RowsWriter::new(&path, 1, events_columns), 1, 1);
         let ok: Vec<bool> = events(6)
             .into_iter()
             .map(|e| file.push(e).is_ok())
