@@ -280,12 +280,12 @@ impl Reading<'_> {
                 match found {
                     Ok(Some((obj, at))) => {
                         let verdict = self.verdict(&obj);
-                        let mut read = |obj: &ObjectRef| {
-                            match &at {
-                                Some(at) => at.open().and_then(|file| read_whole(&file, obj.size)),
-                                None => read_file(&obj.path().expect("a local file"), obj.size),
-                            }
-                            .map_err(cannot_read)
+                        let mut read = |obj: &ObjectRef| match &at {
+                            Some(at) => at
+                                .open()
+                                .and_then(|file| read_whole(&file, obj.size))
+                                .map_err(cannot_read),
+                            None => read_in_hand(obj),
                         };
                         self.object(place, obj, verdict, &mut scratch, &mut read);
                     }
