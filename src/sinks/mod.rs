@@ -255,11 +255,13 @@ fn is_replaceable(out: &Path) -> Result<bool, SinkError> {
 }
 
 /// Rows per Parquet row group of the large tables (events, objects): one
-/// group's rows and columns are held at a time, and polars holds up to
-/// about 1 KB per row while it builds and encodes them, so this bounds the
-/// write's memory (4 MB) whatever the size of a day or of the trail. At
-/// 16,384 rows the events table's group alone took 14 MB of a 10M-record
-/// scan's peak (about 25 MB of its RSS), for files only 6% smaller.
+/// group's rows, and one of its columns, are held at a time
+/// (`parquet::write_by_column`), so this bounds the write's memory whatever
+/// the size of a day or of the trail. A 1M-record scan's days never fill
+/// larger groups and a 10M one's do: at 16,384 rows a 10M small-object scan
+/// peaked 16 MB higher (63 against 47 MB), at 8,192 about 10 MB. The price
+/// is in queries: the saved queries took 1.26x as long over 4,096-row
+/// groups as over 16,384-row ones (README, "Memory").
 const ROWS_PER_GROUP: usize = 4_096;
 
 /// The events table, written as the merged events arrive in time order:
