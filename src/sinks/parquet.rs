@@ -581,14 +581,21 @@ impl<T: Send + 'static> OnThread<T> {
         in_flight: usize,
     ) -> OnThread<T> {
         let (send, receive) = std::sync::mpsc::sync_channel::<Vec<T>>(in_flight);
-        let thread = std::thread::spawn(move || {
-            for batch in receive {
-                for row in batch {
-                    writer.push(row)?;
+        // Named after its table, for profilers and `top -H`.
+        let name = path
+            .file_stem()
+            .map_or("table".into(), |s| s.to_string_lossy());
+        let thread = std::thread::Builder::new()
+            .name(format!("write {name}"))
+            .spawn(move || {
+                for batch in receive {
+                    for row in batch {
+                        writer.push(row)?;
+                    }
                 }
-            }
-            writer.finish()
-        });
+                writer.finish()
+            })
+            .expect("the system starts a thread");
         OnThread {
             path: path.to_path_buf(),
             per_batch,
