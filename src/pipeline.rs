@@ -275,17 +275,32 @@ impl Reading<'_> {
                 }
                 let found = named.and_then(|n| {
                     let at = n.at();
-                    Ok(n.stat(&info, &self.cfg.filter)?.map(|obj| (obj, at)))
+                    // With no earlier state to compare it with, nearly
+                    // every file is read: it is opened first and its size
+                    // and time are read from it, one lookup of its name
+                    // instead of two (one left unread, skipped by its key
+                    // or size, costs an open for the stat it saves). An
+                    // open that fails leaves it to the stat and the read
+                    // to say why, as in an incremental run.
+                    let file = match &at {
+                        Some(at) if self.last_state.is_none() && n.is_plain_file() => {
+                            at.open().ok()
+                        }
+                        _ => None,
+                    };
+                    let obj = n.stat(&info, &self.cfg.filter, file.as_ref())?;
+                    Ok(obj.map(|obj| (obj, at, file)))
                 });
                 match found {
-                    Ok(Some((obj, at))) => {
+                    Ok(Some((obj, at, mut file))) => {
                         let verdict = self.verdict(&obj);
-                        let mut read = |obj: &ObjectRef| match &at {
-                            Some(at) => at
+                        let mut read = |obj: &ObjectRef| match (&at, file.take()) {
+                            (_, Some(file)) => read_whole(&file, obj.size).map_err(cannot_read),
+                            (Some(at), None) => at
                                 .open()
                                 .and_then(|file| read_whole(&file, obj.size))
                                 .map_err(cannot_read),
-                            None => read_in_hand(obj),
+                            (None, None) => read_in_hand(obj),
                         };
                         self.object(place, obj, verdict, &mut scratch, &mut read);
                     }

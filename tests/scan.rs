@@ -784,6 +784,54 @@ fn a_report_written_inside_the_input_is_not_read_as_it_is_written() {
 }
 
 #[test]
+fn a_pipe_among_the_logs_is_not_opened_and_not_an_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let (corpus, out) = one_day(dir.path());
+    // A first run opens each file before it stats it: a pipe opened for
+    // reading would wait for a writer that never comes.
+    let pipe = corpus.join("pipe.json.gz");
+    let path = std::ffi::CString::new(pipe.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_fedtrail"))
+        .args([
+            "scan",
+            corpus.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            run.kill().unwrap();
+            panic!("the scan was still running after 2 minutes: stuck opening the pipe");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut run.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let keys: Vec<String> = rows(&out.join("objects.parquet"))
+        .iter()
+        .filter_map(|r| str_field(r, "key").map(str::to_string))
+        .collect();
+    let files = files_below(&corpus)
+        .into_iter()
+        .filter(|f| corpus.join(f).is_file())
+        .count();
+    assert_eq!(keys.len(), files, "{keys:?}");
+    assert!(!keys.iter().any(|k| k.contains("pipe")), "{keys:?}");
+}
+
+#[test]
 fn a_file_that_cannot_be_listed_mid_scan_stops_it_and_keeps_the_last_report() {
     let dir = tempfile::tempdir().unwrap();
     let (corpus, out) = one_day(dir.path());

@@ -416,17 +416,32 @@ impl Named {
         })
     }
 
+    /// Whether its folder's listing says it is a regular file (not a link,
+    /// folder, pipe or device), without asking the file system again on
+    /// most: only a regular file may be opened before [`Named::stat`], since
+    /// opening a pipe waits for a writer.
+    pub fn is_plain_file(&self) -> bool {
+        self.entry
+            .as_ref()
+            .and_then(|entry| entry.file_type().ok())
+            .is_some_and(|t| t.is_file())
+    }
+
     /// Reads the file's size and time and judges it by its key; `None` when
-    /// it is not a file (a link to a folder, a socket).
+    /// it is not a file (a link to a folder, a socket). With `open`, the
+    /// file already opened, they are read from it, without another lookup
+    /// of its name.
     pub fn stat(
         self,
         listing: &ListingInfo,
         filter: &Filter,
+        open: Option<&std::fs::File>,
     ) -> Result<Option<ObjectRef>, SourceError> {
         // Links to files are followed; links to folders are not (no cycles).
-        let meta = match &self.entry {
-            Some(entry) => entry.metadata(),
-            None => std::fs::metadata(&self.path),
+        let meta = match (&self.entry, open) {
+            (_, Some(file)) => file.metadata(),
+            (Some(entry), None) => entry.metadata(),
+            (None, None) => std::fs::metadata(&self.path),
         }
         .map_err(|e| io_err(&self.path, e))?;
         if !meta.is_file() {
@@ -471,7 +486,7 @@ pub fn list(input: &str, filter: &Filter) -> Result<Vec<ObjectRef>, SourceError>
     let listing = Listing::open(input)?;
     let info = listing.info();
     listing
-        .filter_map(|named| named.and_then(|n| n.stat(&info, filter)).transpose())
+        .filter_map(|named| named.and_then(|n| n.stat(&info, filter, None)).transpose())
         .collect()
 }
 
