@@ -510,7 +510,6 @@ impl Dictionary<'_> {
         use polars_arrow::datatypes::{ArrowDataType, IntegerType};
         let rows = self.keys.len();
         let nulls = self.keys.iter().any(Option::is_none);
-        let values = Utf8ViewArray::from_slice_values(&self.distinct);
         let probe: Vec<Option<&str>> = (self.distinct.iter().copied().map(Some))
             .chain(nulls.then_some(None))
             .collect();
@@ -523,6 +522,7 @@ impl Dictionary<'_> {
             let plain = Utf8ViewArray::from_slice(plain);
             return (Box::new(plain), vec![Encoding::Plain]);
         }
+        let values = Utf8ViewArray::from_slice_values(&self.distinct);
         let dtype =
             ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(values.dtype().clone()), false);
         let keys = PrimitiveArray::<u32>::from(self.keys);
