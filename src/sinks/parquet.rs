@@ -106,11 +106,15 @@ impl Built<'_> {
     pub fn into_column(self) -> Column {
         match self {
             Built::Column(column) => column,
-            Built::Text(d) => text(
-                d.name,
-                d.keys.iter().map(|k| k.map(|k| d.distinct[k as usize])),
-            ),
+            Built::Text(d) => text(d.name, d.rows()),
         }
+    }
+}
+
+impl<'a> Dictionary<'a> {
+    /// Each row's value.
+    fn rows(&self) -> impl Iterator<Item = Option<&'a str>> + '_ {
+        (self.keys.iter()).map(|k| k.map(|k| self.distinct[k as usize]))
     }
 }
 
@@ -516,10 +520,7 @@ impl Dictionary<'_> {
         let probe = Utf8ViewArray::from_slice(probe);
         let estimate = polars_compute::cardinality::estimate_cardinality(&probe);
         if rows > 128 && estimate as f64 / rows as f64 > 0.75 {
-            let plain: Vec<Option<&str>> = (self.keys.iter())
-                .map(|k| k.map(|k| self.distinct[k as usize]))
-                .collect();
-            let plain = Utf8ViewArray::from_slice(plain);
+            let plain = Utf8ViewArray::from_slice(self.rows().collect::<Vec<_>>());
             return (Box::new(plain), vec![Encoding::Plain]);
         }
         let values = Utf8ViewArray::from_slice_values(&self.distinct);
@@ -906,12 +907,22 @@ mod tests {
                 ..FedEvent::default()
             })
             .collect();
-        let (by_column, by_frame) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
-        let mut file = RowsWriter::new(&by_column, 4_096, events_columns);
+        let by_column = dir.path().join("a.parquet");
+        let (a, b) = by_column_and_by_frame(&rows, &by_column);
+        assert_eq!(groups_and_ids(&by_column).0, 3);
+        assert!(a == b, "{} bytes by column, {} by frame", a.len(), b.len());
+    }
+
+    /// The bytes of `rows` written at `by_column` by [`RowsWriter`], 4,096
+    /// rows a group, and the bytes polars' `write_batch` writes for the
+    /// same groups' frames (beside it, with `.frames` added).
+    fn by_column_and_by_frame(rows: &[FedEvent], by_column: &Path) -> (Vec<u8>, Vec<u8>) {
+        let mut file = RowsWriter::new(by_column, 4_096, events_columns);
         for e in rows.iter().cloned() {
             file.push(e).unwrap();
         }
         file.finish().unwrap();
+        let by_frame = by_column.with_extension("frames");
         let frames: Vec<DataFrame> = rows
             .chunks(4_096)
             .map(|group| frame_of(group.len(), events_columns(group)))
@@ -924,12 +935,10 @@ mod tests {
             writer.write_batch(df).unwrap();
         }
         writer.finish().unwrap();
-        let (a, b) = (
-            std::fs::read(&by_column).unwrap(),
+        (
+            std::fs::read(by_column).unwrap(),
             std::fs::read(&by_frame).unwrap(),
-        );
-        assert_eq!(groups_and_ids(&by_column).0, 3);
-        assert!(a == b, "{} bytes by column, {} by frame", a.len(), b.len());
+        )
     }
 
     /// Near the line where polars keeps text plain (its estimate of the
@@ -952,25 +961,9 @@ mod tests {
                     ..FedEvent::default()
                 })
                 .collect();
-            let by_column = dir.path().join(format!("{distinct}-a.parquet"));
-            let mut file = RowsWriter::new(&by_column, 4_096, events_columns);
-            for e in rows.iter().cloned() {
-                file.push(e).unwrap();
-            }
-            file.finish().unwrap();
-            let by_frame = dir.path().join(format!("{distinct}-b.parquet"));
-            let mut writer = ParquetWriter::new(buffered(&by_frame).unwrap())
-                .with_compression(compression())
-                .batched(frame_of(1, events_columns(&rows[..1])).schema())
-                .unwrap();
-            writer
-                .write_batch(&frame_of(rows.len(), events_columns(&rows)))
-                .unwrap();
-            writer.finish().unwrap();
-            assert!(
-                std::fs::read(&by_column).unwrap() == std::fs::read(&by_frame).unwrap(),
-                "{distinct} distinct names"
-            );
+            let by_column = dir.path().join(format!("{distinct}.parquet"));
+            let (a, b) = by_column_and_by_frame(&rows, &by_column);
+            assert!(a == b, "{distinct} distinct names");
             let reader = SerializedFileReader::new(File::open(&by_column).unwrap()).unwrap();
             let group = reader.metadata().row_group(0);
             let column = group

@@ -192,7 +192,7 @@ pub struct Named {
 /// A folder held open while its files are read: a file is opened by its
 /// name in it, without a walk of its whole path from the root. Reading the
 /// 28,575 files of the harness's small-object corpus (4 KB each, eight
-/// folders deep) on one core took 193 ms so against 234 ms by path.
+/// folders deep) on one core took 193 ms so, against 234 ms by path.
 #[derive(Debug)]
 pub struct OpenFolder {
     #[cfg(target_os = "linux")]
