@@ -191,8 +191,9 @@ pub struct ScanArgs {
     /// Federation events held in memory while reading: every N kept events
     /// are sorted and written to a temporary file in the report's staging
     /// folder (beside --out), then merged back as the events table is
-    /// written. Lower holds less memory (a few hundred bytes an event);
-    /// the files take about as much disk while the scan runs.
+    /// written. At most 2 x N are held (N written while N more arrive).
+    /// Lower holds less memory (a few hundred bytes an event); the files
+    /// take about as much disk while the scan runs.
     #[arg(long, value_name = "N", default_value_t = crate::spill::RUN,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub spill_events: usize,

@@ -6,7 +6,9 @@
 //! Events arrive in any order with a tie-break each (the object's place in
 //! key order, then the record's place in the object). Every [`RUN`] events
 //! are sorted by `(time, tie)` and written to a file in the report's
-//! staging folder; the file's name is removed as soon as it is created, so
+//! staging folder, by a thread of the spill's own, so that the workers,
+//! which push under one lock, do not wait on each other while a run is
+//! written; the file's name is removed as soon as it is created, so
 //! nothing is left behind whatever happens to the run. [`Spill::merge`]
 //! reads the runs back together, smallest `(time, tie)` first, and drops
 //! the later copies of an event id CloudTrail delivered twice.
@@ -16,12 +18,15 @@ use std::collections::{BinaryHeap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use crate::classify::taxonomy::CLASSES;
 use crate::model::{FedEvent, Micros, Outcome, Stage, Text, TextSet};
 
-/// Events per run: the most a spill holds in memory (about 8 MB of events).
+/// Events per run (about 8 MB of events). A spill holds at most two runs
+/// in memory: one being written and one filling.
 pub const RUN: usize = 16_384;
 
 /// Runs on disk at most: when there are this many, they are merged into
@@ -34,10 +39,69 @@ pub struct Spill {
     dir: Option<PathBuf>,
     limit: usize,
     pending: Vec<(u64, FedEvent)>,
-    runs: Vec<(File, usize)>,
+    /// Writes the full runs, once there is one.
+    writer: Option<RunWriter>,
     len: u64,
-    /// The first write that failed: [`Spill::merge`] reports it.
-    error: Option<std::io::Error>,
+}
+
+/// The thread that writes a spill's runs: it takes each full run (waiting
+/// for one to be written before it takes the next, so that at most two
+/// runs are in memory) and ends with the runs' files, or with the first
+/// write that failed (later runs are then dropped).
+struct RunWriter {
+    runs: SyncSender<Vec<(u64, FedEvent)>>,
+    thread: JoinHandle<std::io::Result<Vec<(File, usize)>>>,
+}
+
+impl RunWriter {
+    fn start(dir: PathBuf) -> RunWriter {
+        let (runs, full) = std::sync::mpsc::sync_channel::<Vec<(u64, FedEvent)>>(0);
+        let thread = std::thread::Builder::new()
+            .name("spill events".into())
+            .spawn(move || {
+                let mut written = Vec::new();
+                let mut result = Ok(());
+                for run in full {
+                    if result.is_ok() {
+                        result = write_run(&dir, run, &mut written);
+                    }
+                }
+                result.map(|()| written)
+            })
+            .expect("the system starts a thread");
+        RunWriter { runs, thread }
+    }
+
+    /// The runs written, once every run handed over is.
+    fn finish(self) -> std::io::Result<Vec<(File, usize)>> {
+        drop(self.runs);
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the spill's writer panicked")))
+    }
+}
+
+/// Sorts `run` and writes it to a new file in `dir`, added to `written`;
+/// merges the files into one when there are [`MAX_RUNS`].
+fn write_run(
+    dir: &Path,
+    mut run: Vec<(u64, FedEvent)>,
+    written: &mut Vec<(File, usize)>,
+) -> std::io::Result<()> {
+    sort(&mut run);
+    let count = run.len();
+    let mut events = run.into_iter();
+    let file = run_file(dir, written.len(), || Ok(events.next()))?;
+    written.push((file, count));
+    if written.len() >= MAX_RUNS {
+        // Every event is kept: copies are dropped only by the last merge.
+        let n = written.len();
+        let count = written.iter().map(|(_, n)| n).sum();
+        let mut merge = Merge::of(std::mem::take(written), Vec::new())?;
+        let file = run_file(dir, n, || merge.next_tied())?;
+        written.push((file, count));
+    }
+    Ok(())
 }
 
 impl Spill {
@@ -56,9 +120,8 @@ impl Spill {
             dir: None,
             limit: usize::MAX,
             pending: Vec::new(),
-            runs: Vec::new(),
+            writer: None,
             len: 0,
-            error: None,
         }
     }
 
@@ -81,53 +144,34 @@ impl Spill {
     /// Takes an event with its tie-break; ties must differ between events.
     pub fn push(&mut self, tie: u64, event: FedEvent) {
         self.len += 1;
-        if self.error.is_some() {
-            return;
-        }
         self.pending.push((tie, event));
         if self.pending.len() >= self.limit {
-            if let Err(e) = self.write_run() {
-                self.error = Some(e);
-                self.pending = Vec::new();
-            }
+            let run = std::mem::replace(&mut self.pending, Vec::with_capacity(self.limit.min(RUN)));
+            self.write(run);
         }
     }
 
-    fn write_run(&mut self) -> std::io::Result<()> {
+    /// Hands a full run to the writer, started with the first.
+    fn write(&mut self, run: Vec<(u64, FedEvent)>) {
         let dir = self.dir.as_ref().expect("only a spill to disk has a limit");
-        sort(&mut self.pending);
-        let mut events = self.pending.drain(..);
-        let file = run_file(dir, self.runs.len(), || Ok(events.next()))?;
-        drop(events);
-        self.runs.push((file, self.limit));
-        if self.runs.len() >= MAX_RUNS {
-            self.compact()?;
-        }
-        Ok(())
-    }
-
-    /// Merges the runs on disk into one (every event kept: copies are
-    /// dropped only by the last merge).
-    fn compact(&mut self) -> std::io::Result<()> {
-        let dir = self.dir.as_ref().expect("only a spill to disk has runs");
-        let n = self.runs.len();
-        let runs = std::mem::take(&mut self.runs);
-        let count = runs.iter().map(|(_, n)| n).sum();
-        let mut merge = Merge::of(runs, Vec::new())?;
-        let file = run_file(dir, n, || merge.next_tied())?;
-        self.runs.push((file, count));
-        Ok(())
+        let writer = self
+            .writer
+            .get_or_insert_with(|| RunWriter::start(dir.clone()));
+        // The writer stops taking runs only when it has panicked, which
+        // `merge` reports.
+        let _ = writer.runs.send(run);
     }
 
     /// Every event pushed, in `(time, tie)` order, without the later
     /// copies of an event id seen at the same time. Fails if a run could
     /// not be written.
     pub fn merge(mut self) -> std::io::Result<Merge> {
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
+        let runs = match self.writer {
+            Some(writer) => writer.finish()?,
+            None => Vec::new(),
+        };
         sort(&mut self.pending);
-        Merge::of(self.runs, self.pending)
+        Merge::of(runs, self.pending)
     }
 }
 
@@ -226,6 +270,13 @@ impl Merge {
             merge.place(i, head);
         }
         Ok(merge)
+    }
+
+    /// The runs read back from disk.
+    #[cfg(test)]
+    fn disk_runs(&self) -> usize {
+        let on_disk = |s: &&Source| matches!(s, Source::Disk { .. });
+        self.sources.iter().filter(on_disk).count()
     }
 
     /// Events dropped so far as later copies of an event id.
@@ -489,13 +540,14 @@ mod tests {
                 ..bare.clone()
             },
         );
-        assert_eq!(spill.runs.len(), 2, "each event went to a run of its own");
+        let merge = spill.merge().unwrap();
+        assert_eq!(merge.disk_runs(), 2, "each event went to a run of its own");
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             0,
             "no names left"
         );
-        let back: Vec<FedEvent> = spill.merge().unwrap().map(Result::unwrap).collect();
+        let back: Vec<FedEvent> = merge.map(Result::unwrap).collect();
         assert_eq!(
             back,
             [
@@ -556,11 +608,11 @@ mod tests {
                 spill.push(*tie, e.clone());
             }
             assert_eq!(spill.len(), input.len() as u64);
+            let mut merge = spill.merge().unwrap();
             assert!(
-                spill.runs.len() < MAX_RUNS,
+                merge.disk_runs() < MAX_RUNS,
                 "limit {limit}: runs are compacted"
             );
-            let mut merge = spill.merge().unwrap();
             let got: Vec<FedEvent> = merge.by_ref().map(Result::unwrap).collect();
             assert_eq!(merge.duplicates(), copies, "limit {limit}");
             assert_eq!(got.len(), expected.len(), "limit {limit}");
