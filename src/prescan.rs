@@ -358,6 +358,8 @@ fn string_value(doc: &[u8], from: usize) -> Option<&[u8]> {
         return None;
     }
     let start = i + 1;
+    // Names and sources are short: a loop over their bytes is quicker than
+    // setting up a vector search.
     let len = memchr::memchr2(b'"', b'\\', &doc[start..])?;
     let value = &doc[start..start + len];
     (doc[start + len] == b'"' && !value.is_empty()).then_some(value)
@@ -365,22 +367,33 @@ fn string_value(doc: &[u8], from: usize) -> Option<&[u8]> {
 
 fn is_kept(name: &[u8]) -> bool {
     use std::sync::OnceLock;
-    /// The kept names by length: most names are ruled out by their length
-    /// or by one comparison.
-    static KEPT: OnceLock<Vec<Vec<&'static [u8]>>> = OnceLock::new();
+    /// The kept names by length, each with its first eight bytes as a
+    /// number: most names are ruled out by their length or by one
+    /// comparison of numbers.
+    type ByLength = Vec<Vec<(u64, &'static [u8])>>;
+    static KEPT: OnceLock<ByLength> = OnceLock::new();
     let by_len = KEPT.get_or_init(|| {
         let mut by_len = Vec::new();
         for name in kept_event_names() {
             if by_len.len() <= name.len() {
                 by_len.resize(name.len() + 1, Vec::new());
             }
-            by_len[name.len()].push(name.as_bytes());
+            by_len[name.len()].push((head(name.as_bytes()), name.as_bytes()));
         }
         by_len
     });
-    by_len
-        .get(name.len())
-        .is_some_and(|names| names.contains(&name))
+    by_len.get(name.len()).is_some_and(|names| {
+        let first = head(name);
+        names.iter().any(|&(h, kept)| h == first && kept == name)
+    })
+}
+
+/// The first eight bytes of `name` (fewer, padded with zeros) as a number.
+fn head(name: &[u8]) -> u64 {
+    let mut bytes = [0; 8];
+    let n = name.len().min(8);
+    bytes[..n].copy_from_slice(&name[..n]);
+    u64::from_le_bytes(bytes)
 }
 
 /// The bit masks of one 64-byte block's bytes (bit i is byte i). As few
