@@ -194,20 +194,18 @@ impl<'a> Walk<'a, '_> {
         let (structural, keys) = self.state.next(&raw);
         let mut bits = structural | keys;
         while bits != 0 {
-            let bit = bits & bits.wrapping_neg();
-            let pos = at + bits.trailing_zeros() as usize;
-            bits ^= bit;
-            // `{` and `[` have bit 0x02 set, `}` and `]` do not.
-            let opens = self.doc[pos] & 0x02 != 0;
-            if keys & bit != 0 {
+            let i = bits.trailing_zeros();
+            bits &= bits - 1;
+            let pos = at + i as usize;
+            if keys >> i & 1 != 0 {
                 self.key(pos);
-            } else if self.depth > RECORD_DEPTH || self.depth == RECORD_DEPTH && opens {
+                continue;
+            }
+            // 1 for `{` or `[`, 0 for `}` or `]`.
+            let opens = (raw.open >> i & 1) as u32;
+            if self.depth + opens > RECORD_DEPTH {
                 // Inside a record: only the depth changes.
-                self.depth = if opens {
-                    self.depth + 1
-                } else {
-                    self.depth - 1
-                };
+                self.depth = self.depth + 2 * opens - 1;
             } else {
                 self.boundary(pos)?;
             }
@@ -405,8 +403,10 @@ struct RawMasks {
     /// [`prefix_xor`] of `quote`.
     quote_prefix: u64,
     backslash: u64,
-    /// `{`, `[`, `}` or `]` (the walk tells them apart by the byte).
+    /// `{`, `[`, `}` or `]`.
     bracket: u64,
+    /// Bytes with bit 0x02 set: of the brackets, `{` and `[`.
+    open: u64,
     /// Quotes that may close the key `"eventName"` (`N` 4 bytes and `v` 8
     /// bytes before them) or `"eventSource"` (`S` 6 and `v` 10 bytes before).
     key: u64,
@@ -491,6 +491,7 @@ unsafe fn raw_masks_avx512(block: &Block) -> RawMasks {
             quote_prefix: clmul_prefix_xor(quote),
             backslash: eq(v, b'\\'),
             bracket: eq(folded, b'{') | eq(folded, b'}'),
+            open: _mm512_test_epi8_mask(v, _mm512_set1_epi8(0x02)),
             key: quote & (name | source),
             high: _mm512_movepi8_mask(v) != 0,
         }
@@ -527,6 +528,8 @@ unsafe fn raw_masks_avx2(block: &Block) -> RawMasks {
                 _mm256_or_si256(is(folded, b'{'), is(folded, b'}')),
                 _mm256_and_si256(quote, _mm256_or_si256(name, source)),
                 v,
+                // Bit 0x02 of each byte moved to its top bit.
+                _mm256_slli_epi16(v, 6),
             )
         };
         let (lo, hi) = (half(0), half(1));
@@ -537,6 +540,7 @@ unsafe fn raw_masks_avx2(block: &Block) -> RawMasks {
             quote_prefix: clmul_prefix_xor(quote),
             backslash: join(lo.1, hi.1),
             bracket: join(lo.2, hi.2),
+            open: join(lo.5, hi.5),
             key: join(lo.3, hi.3),
             high: _mm256_movemask_epi8(_mm256_or_si256(lo.4, hi.4)) != 0,
         }
@@ -559,12 +563,16 @@ fn scalar_masks(block: &Block) -> RawMasks {
         quote_prefix: 0,
         backslash: 0,
         bracket: 0,
+        open: 0,
         key: 0,
         high: false,
     };
     for i in 0..64 {
         let bit = 1u64 << i;
         let back = |k: usize| block[BEFORE + i - k];
+        if block[BEFORE + i] & 0x02 != 0 {
+            m.open |= bit;
+        }
         match block[BEFORE + i] {
             b'"' => {
                 m.quote |= bit;
