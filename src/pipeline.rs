@@ -708,10 +708,6 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         }
     }
     debug_assert_eq!(in_order.waiting(), 0, "every object was written");
-    let written = table.finish()?;
-    state_out
-        .finish()
-        .map_err(|e| SinkError::io(&state_path, e))?;
     let process_s = clock.elapsed().as_secs_f64() - list_s;
     let mut incremental = Incremental {
         state_file: state_file.display().to_string(),
@@ -723,10 +719,11 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     };
     // The events table is written as the events are merged, by a thread
     // of its own. An incremental run replaces the rows of every object it
-    // read again.
+    // read again. The objects table's writer finishes its last rows
+    // meanwhile, and the events table's while the other tables are written.
     let events = EventsWriter::create(&dataset)?;
     let previous = previous.map(|p| (p.events, p.changes)).zip(reread);
-    let (mut merged, carried) = writing_events(events, |each| match previous {
+    let ((mut merged, carried), events_table) = writing_events(events, |each| match previous {
         Some(((events, changes), reread)) => {
             aggregate::merge_onto(events, changes, gathered, &reread, each)
         }
@@ -735,6 +732,10 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             aggregate::Carried::default(),
         )),
     })?;
+    let written = table.finish()?;
+    state_out
+        .finish()
+        .map_err(|e| SinkError::io(&state_path, e))?;
     merged.counts.objects_listed += incremental.objects_unchanged;
     incremental.carried_objects = written.carried;
     incremental.carried_events = carried.events;
@@ -797,7 +798,9 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         findings: &findings,
         run: &run,
     };
-    dataset.publish(&report)?;
+    dataset.write(&report)?;
+    events_table.finish()?;
+    dataset.publish()?;
     if let Some(copy) = &cfg.state {
         sinks::replace_file_with_copy(copy, &cfg.out.join(state::FILE_NAME))?;
     }
@@ -814,17 +817,20 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
 
 /// Runs `merge` with a function that hands each event it merges to
 /// `events`, written on a thread of its own (the merge and the writing of
-/// Parquet each take one core), and finishes the table. When the writer
-/// fails, its error is the one the merge stops with and the one returned.
+/// Parquet each take one core). Returns what the merge made and the
+/// writer, still writing its last rows: its `finish` waits for the table.
+/// When the writer fails, its error is the one the merge stops with and
+/// the one returned.
 fn writing_events<T>(
     events: EventsWriter,
     merge: impl FnOnce(&mut dyn FnMut(&FedEvent) -> Result<(), SinkError>) -> Result<T, SinkError>,
-) -> Result<T, SinkError> {
+) -> Result<(T, OnThread<FedEvent>), SinkError> {
     // Batches of 1,024 events, four of them queued at most.
     let mut writer = OnThread::new(Path::new("events"), events, 1024, 4);
-    let merged = merge(&mut |e| writer.push(e.clone()));
-    let written = writer.finish();
-    merged.and_then(|merged| written.map(|()| merged))
+    // A failed merge drops the writer, which stops once it has written
+    // what it was handed.
+    let merged = merge(&mut |e| writer.push(e.clone()))?;
+    Ok((merged, writer))
 }
 
 /// A progress bar whose length grows as objects are listed.
@@ -1215,7 +1221,9 @@ mod tests {
             }
             Ok(fed)
         });
-        let err = result.unwrap_err();
+        let Err(err) = result.map(|(fed, _)| fed) else {
+            panic!("the writer failed")
+        };
         assert!(
             matches!(&err, SinkError::Io { path, source }
                 if path.ends_with("events/date=1970-01-01")

@@ -233,11 +233,14 @@ impl Dataset {
         self.staging.dir.join(name)
     }
 
-    /// Writes the tables and reports of `report` and puts the dataset, with
-    /// what was written to it as the scan ran (`objects.parquet`,
-    /// `state.json`), in place at `out`.
-    pub fn publish(self, report: &Report<'_>) -> Result<(), SinkError> {
-        write_files(&self.staging.dir, report)?;
+    /// Writes the tables and reports of `report` (all but the events and
+    /// objects tables and `state.json`, written as the scan runs).
+    pub fn write(&self, report: &Report<'_>) -> Result<(), SinkError> {
+        write_files(&self.staging.dir, report)
+    }
+
+    /// Puts the dataset, written whole, in place at `out`.
+    pub fn publish(self) -> Result<(), SinkError> {
         self.staging.publish(&self.out)
     }
 }
