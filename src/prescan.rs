@@ -356,8 +356,6 @@ fn string_value(doc: &[u8], from: usize) -> Option<&[u8]> {
         return None;
     }
     let start = i + 1;
-    // Names and sources are short: a loop over their bytes is quicker than
-    // setting up a vector search.
     let len = memchr::memchr2(b'"', b'\\', &doc[start..])?;
     let value = &doc[start..start + len];
     (doc[start + len] == b'"' && !value.is_empty()).then_some(value)

@@ -127,7 +127,9 @@ pub struct StateWriter {
 
 impl StateWriter {
     pub fn create(path: &Path, redaction: Option<&str>) -> std::io::Result<StateWriter> {
-        let mut out = BufWriter::new(File::create(path)?);
+        // A line an object, written under the lock the workers share: in
+        // 64 KB writes, an eighth as many system calls as the default.
+        let mut out = BufWriter::with_capacity(1 << 16, File::create(path)?);
         write!(out, "{{\"format\":{FORMAT},\"redaction\":")?;
         serde_json::to_writer(&mut out, &redaction)?;
         out.write_all(b",\"objects\":{")?;
