@@ -34,9 +34,8 @@ pub struct KeyInfo {
 /// Reads the layout from a key (`/`-separated, any prefix). `None` when the
 /// key has no `AWSLogs/ACCOUNT/CloudTrail*/` part.
 pub fn parse_key(key: &str) -> Option<KeyInfo> {
-    let parts: Vec<&str> = key.split('/').collect();
-    let base = parts.iter().position(|p| *p == "AWSLogs")?;
-    let mut rest = parts[base + 1..].iter().copied();
+    let mut rest = key.split('/');
+    rest.find(|p| *p == "AWSLogs")?;
     let mut next = rest.next()?;
     let org_id = if next.starts_with("o-") {
         let org = shared(next);
@@ -62,7 +61,7 @@ pub fn parse_key(key: &str) -> Option<KeyInfo> {
         }
         _ => None,
     };
-    let file_time = parts.last().and_then(|name| file_name_time(name));
+    let file_time = key.rsplit('/').next().and_then(file_name_time);
     Some(KeyInfo {
         org_id,
         account,

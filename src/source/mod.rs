@@ -97,14 +97,14 @@ impl ObjectRef {
             Location::File { below_input: true } => {
                 let (source, key) = (&*self.source, &*self.key);
                 if source.is_empty() || source.ends_with('/') {
-                    format!("{source}{key}")
+                    concat(&[source, key])
                 } else {
-                    format!("{source}/{key}")
+                    concat(&[source, "/", key])
                 }
             }
             Location::File { below_input: false } => self.source.to_string(),
             Location::Path(path) => path.display().to_string(),
-            Location::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}{}", self.key),
+            Location::S3 { bucket, prefix } => concat(&["s3://", bucket, "/", prefix, &self.key]),
             Location::Lookup { event_name, .. } => format!("lookup:{event_name}"),
         }
     }
@@ -118,6 +118,16 @@ impl ObjectRef {
             Location::S3 { .. } | Location::Lookup { .. } => None,
         }
     }
+}
+
+/// `parts` joined, in one allocation of the right size (`format!` grows
+/// its string as it goes).
+fn concat(parts: &[&str]) -> String {
+    let mut joined = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        joined.push_str(part);
+    }
+    joined
 }
 
 /// An object as a listing reports it, before it is judged.
@@ -385,7 +395,7 @@ impl Iterator for Listing {
             let key = if folder.prefix.is_empty() {
                 name
             } else {
-                format!("{}/{name}", folder.prefix)
+                concat(&[&folder.prefix, "/", &name])
             };
             let path = entry.path();
             if !kind.is_dir() {
