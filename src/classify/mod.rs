@@ -7,6 +7,7 @@
 pub mod json;
 pub mod taxonomy;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::model::{shared, ConfigChange, FedEvent, Outcome, Stage, Text};
@@ -190,39 +191,41 @@ pub fn classify(record: &Value<'_, '_>, origin: &Origin) -> Result<Classified, R
     })
 }
 
-/// The fields every kept record shares.
-struct Common {
+/// The fields every kept record shares, read in place from the record (or
+/// the object it came from): an event's strings are copied once, into the
+/// run's shared set, not first into strings of their own.
+struct Common<'a> {
     time: i64,
-    event_id: Option<String>,
-    account_id: Option<String>,
-    region: Option<String>,
-    source: String,
-    name: String,
-    error_code: Option<String>,
-    error_message: Option<String>,
+    event_id: Option<&'a str>,
+    account_id: Option<&'a str>,
+    region: Option<&'a str>,
+    source: &'a str,
+    name: &'a str,
+    error_code: Option<&'a str>,
+    error_message: Option<&'a str>,
     object: Arc<str>,
 }
 
-impl Common {
+impl<'a> Common<'a> {
     fn read(
-        record: &Value<'_, '_>,
-        source: &str,
-        name: &str,
+        record: &Value<'_, 'a>,
+        source: &'a str,
+        name: &'a str,
         time: i64,
-        origin: &Origin,
-    ) -> Common {
-        let error_message = string_at(record, &["errorMessage"]);
-        let error_code = string_at(record, &["errorCode"])
-            .or_else(|| error_message.as_deref().and_then(code_from_message_tail));
+        origin: &'a Origin,
+    ) -> Common<'a> {
+        let error_message = str_at(record, &["errorMessage"]);
+        let error_code = str_at(record, &["errorCode"])
+            .or_else(|| error_message.and_then(code_from_message_tail));
         Common {
             time,
-            event_id: string_at(record, &["eventID"]),
-            account_id: string_at(record, &["recipientAccountId"])
-                .or_else(|| string_at(record, &["userIdentity", "accountId"]))
-                .or_else(|| origin.account.clone()),
-            region: string_at(record, &["awsRegion"]),
-            source: source.to_string(),
-            name: name.to_string(),
+            event_id: str_at(record, &["eventID"]),
+            account_id: str_at(record, &["recipientAccountId"])
+                .or_else(|| str_at(record, &["userIdentity", "accountId"]))
+                .or(origin.account.as_deref()),
+            region: str_at(record, &["awsRegion"]),
+            source,
+            name,
             error_code,
             error_message,
             object: origin.object.clone(),
@@ -231,13 +234,12 @@ impl Common {
 }
 
 /// Recovers `X` from a Java-SDK style tail `(... Error Code: X; Request ID: ...)`.
-fn code_from_message_tail(message: &str) -> Option<String> {
+fn code_from_message_tail(message: &str) -> Option<&str> {
     let rest = &message[message.find("Error Code: ")? + "Error Code: ".len()..];
-    let code: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
-        .collect();
-    (!code.is_empty()).then_some(code)
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+        .unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
 }
 
 fn is_failure(record: &Value<'_, '_>, stage: Stage, name: &str, common: &Common) -> bool {
@@ -254,23 +256,23 @@ fn is_failure(record: &Value<'_, '_>, stage: Stage, name: &str, common: &Common)
 }
 
 fn federation_event(record: &Value<'_, '_>, stage: Stage, c: Common) -> FedEvent {
-    let failed = is_failure(record, stage, &c.name, &c);
+    let failed = is_failure(record, stage, c.name, &c);
     let failure_class = failed.then(|| {
         classify_failure(FailureFacts {
             stage,
-            event_name: &c.name,
-            error_code: c.error_code.as_deref(),
-            error_message: c.error_message.as_deref(),
+            event_name: c.name,
+            error_code: c.error_code,
+            error_message: c.error_message,
         })
     });
-    let message = c.error_message.as_deref();
+    let message = c.error_message;
     let assumed = str_at(record, &["responseElements", "assumedRoleUser", "arn"])
         .or_else(|| {
             str_at(record, &["userIdentity", "arn"]).filter(|a| a.contains(":assumed-role/"))
         })
         .and_then(AssumedRole::parse);
-    let role_arn = string_at(record, &["requestParameters", "roleArn"])
-        .or_else(|| resource_arn(record, "AWS::IAM::Role").map(str::to_owned))
+    let role_arn = str_at(record, &["requestParameters", "roleArn"])
+        .or_else(|| resource_arn(record, "AWS::IAM::Role"))
         .or_else(|| message.and_then(|m| arn_in_text(m, ":role/")))
         .or_else(|| {
             str_at(
@@ -278,22 +280,22 @@ fn federation_event(record: &Value<'_, '_>, stage: Stage, c: Common) -> FedEvent
                 &["userIdentity", "sessionContext", "sessionIssuer", "arn"],
             )
             .filter(|a| a.contains(":role/"))
-            .map(str::to_owned)
         })
-        .or_else(|| assumed.as_ref().map(AssumedRole::role_arn));
-    let provider_arn = string_at(record, &["requestParameters", "principalArn"])
-        .or_else(|| resource_arn(record, "AWS::IAM::SAMLProvider").map(str::to_owned))
-        .or_else(|| string_at(record, &["additionalEventData", "SamlProviderArn"]))
+        .map(Cow::Borrowed)
+        .or_else(|| assumed.as_ref().map(|a| Cow::Owned(a.role_arn())));
+    let provider_arn = str_at(record, &["requestParameters", "principalArn"])
+        .or_else(|| resource_arn(record, "AWS::IAM::SAMLProvider"))
+        .or_else(|| str_at(record, &["additionalEventData", "SamlProviderArn"]))
         .or_else(|| message.and_then(|m| arn_in_text(m, ":saml-provider/")));
-    let session_name = string_at(record, &["requestParameters", "roleSessionName"])
-        .or_else(|| assumed.as_ref().map(|a| a.session.clone()));
-    let user_name = string_at(record, &["userIdentity", "userName"])
-        .or_else(|| string_at(record, &["additionalEventData", "UserName"]))
-        .or_else(|| string_at(record, &["responseElements", "subject"]));
+    let session_name = str_at(record, &["requestParameters", "roleSessionName"])
+        .or_else(|| assumed.as_ref().map(|a| a.session));
+    let user_name = str_at(record, &["userIdentity", "userName"])
+        .or_else(|| str_at(record, &["additionalEventData", "UserName"]))
+        .or_else(|| str_at(record, &["responseElements", "subject"]));
     let connect_instance_id = str_at(record, &["requestParameters", "InstanceId"])
         .or_else(|| str_at(record, &["requestParameters", "instanceId"]))
         .map(connect_instance_id);
-    let text = |s: Option<String>| s.as_deref().map(shared);
+    let text = |s: Option<&str>| s.map(shared);
     FedEvent {
         event_time: c.time,
         // Unique to the event: not worth a place in the shared set.
@@ -301,24 +303,24 @@ fn federation_event(record: &Value<'_, '_>, stage: Stage, c: Common) -> FedEvent
         account_id: text(c.account_id),
         region: text(c.region),
         stage,
-        event_source: shared(&c.source),
-        event_name: shared(&c.name),
+        event_source: shared(c.source),
+        event_name: shared(c.name),
         outcome: if failed {
             Outcome::Failure
         } else {
             Outcome::Success
         },
         failure_class,
-        role_name: role_arn.as_deref().map(|a| shared(&last_segment(a))),
-        role_arn: text(role_arn),
-        provider_name: provider_arn.as_deref().map(|a| shared(&last_segment(a))),
+        role_name: role_arn.as_deref().map(|a| shared(last_segment(a))),
+        role_arn: text(role_arn.as_deref()),
+        provider_name: provider_arn.map(|a| shared(last_segment(a))),
         provider_arn: text(provider_arn),
         session_name: text(session_name),
         user_name: text(user_name),
         issuer: text_at(record, &["responseElements", "issuer"]),
         audience: text_at(record, &["responseElements", "audience"]),
         duration_seconds: int_at(record, &["requestParameters", "durationSeconds"]),
-        connect_instance_id: text(connect_instance_id),
+        connect_instance_id: text(connect_instance_id.as_deref()),
         endpoint_type: text_at(
             record,
             &["additionalEventData", "RequestDetails", "endpointType"],
@@ -341,9 +343,9 @@ fn config_change(record: &Value<'_, '_>, target_type: &'static str, c: Common) -
     let failure_class = failed.then(|| {
         classify_failure(FailureFacts {
             stage: Stage::Config,
-            event_name: &c.name,
-            error_code: c.error_code.as_deref(),
-            error_message: c.error_message.as_deref(),
+            event_name: c.name,
+            error_code: c.error_code,
+            error_message: c.error_message,
         })
     });
     let (target, detail) = change_target(record, &c);
@@ -351,13 +353,14 @@ fn config_change(record: &Value<'_, '_>, target_type: &'static str, c: Common) -
         .or_else(|| string_at(record, &["userIdentity", "invokedBy"]))
         .or_else(|| string_at(record, &["userIdentity", "principalId"]))
         .or_else(|| string_at(record, &["userIdentity", "type"]));
+    let owned = |s: Option<&str>| s.map(str::to_owned);
     ConfigChange {
         event_time: c.time,
-        event_id: c.event_id,
-        account_id: c.account_id,
-        region: c.region,
-        event_source: c.source,
-        event_name: c.name,
+        event_id: owned(c.event_id),
+        account_id: owned(c.account_id),
+        region: owned(c.region),
+        event_source: c.source.to_owned(),
+        event_name: c.name.to_owned(),
         target,
         target_type,
         detail,
@@ -368,8 +371,8 @@ fn config_change(record: &Value<'_, '_>, target_type: &'static str, c: Common) -
             Outcome::Success
         },
         failure_class,
-        error_code: c.error_code,
-        error_message: c.error_message,
+        error_code: owned(c.error_code),
+        error_message: owned(c.error_message),
         source_object: c.object,
     }
 }
@@ -378,13 +381,13 @@ fn config_change(record: &Value<'_, '_>, target_type: &'static str, c: Common) -
 /// human detail.
 fn change_target(record: &Value<'_, '_>, c: &Common) -> (Option<String>, Option<String>) {
     let req = |k: &str| string_at(record, &["requestParameters", k]);
-    match c.name.as_str() {
+    match c.name {
         "CreateSAMLProvider" | "UpdateSAMLProvider" | "DeleteSAMLProvider" => {
             let named = req("name");
             let arn = req("sAMLProviderArn")
                 .or_else(|| string_at(record, &["responseElements", "sAMLProviderArn"]))
                 .or_else(|| {
-                    let (account, name) = (c.account_id.as_deref()?, named.as_deref()?);
+                    let (account, name) = (c.account_id?, named.as_deref()?);
                     Some(format!("arn:aws:iam::{account}:saml-provider/{name}"))
                 });
             (arn, named)
@@ -407,8 +410,8 @@ fn change_target(record: &Value<'_, '_>, c: &Common) -> (Option<String>, Option<
                 str_at(record, &["requestParameters", "InstanceId"]).map(connect_instance_id);
             (user, instance.map(|i| format!("Connect instance {i}")))
         }
-        _ if ROLE_POLICY_EVENTS.contains(&c.name.as_str())
-            || matches!(c.name.as_str(), "UpdateAssumeRolePolicy" | "UpdateRole") =>
+        _ if ROLE_POLICY_EVENTS.contains(&c.name)
+            || matches!(c.name, "UpdateAssumeRolePolicy" | "UpdateRole") =>
         {
             let detail = req("policyArn").or_else(|| req("policyName")).or_else(|| {
                 int_at(record, &["requestParameters", "maxSessionDuration"])
@@ -425,15 +428,15 @@ fn change_target(record: &Value<'_, '_>, c: &Common) -> (Option<String>, Option<
 
 /// The parts of an STS assumed-role ARN
 /// (`arn:aws:sts::123456789012:assumed-role/RoleName/session`).
-struct AssumedRole {
-    partition: String,
-    account: String,
-    role: String,
-    session: String,
+struct AssumedRole<'a> {
+    partition: &'a str,
+    account: &'a str,
+    role: &'a str,
+    session: &'a str,
 }
 
-impl AssumedRole {
-    fn parse(arn: &str) -> Option<AssumedRole> {
+impl<'a> AssumedRole<'a> {
+    fn parse(arn: &'a str) -> Option<AssumedRole<'a>> {
         let mut parts = arn.splitn(6, ':');
         let (_, partition, _, _, account, resource) = (
             parts.next()?,
@@ -446,10 +449,10 @@ impl AssumedRole {
         let rest = resource.strip_prefix("assumed-role/")?;
         let (role, session) = rest.split_once('/')?;
         Some(AssumedRole {
-            partition: partition.to_string(),
-            account: account.to_string(),
-            role: role.to_string(),
-            session: session.to_string(),
+            partition,
+            account,
+            role,
+            session,
         })
     }
 
@@ -464,7 +467,7 @@ impl AssumedRole {
 
 /// The first ARN in free text whose resource contains `marker`
 /// (`... on resource: arn:aws:iam::1:role/X`).
-fn arn_in_text(text: &str, marker: &str) -> Option<String> {
+fn arn_in_text<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
     let mut rest = text;
     while let Some(at) = rest.find("arn:aws") {
         let candidate: &str = rest[at..]
@@ -473,7 +476,7 @@ fn arn_in_text(text: &str, marker: &str) -> Option<String> {
             .unwrap_or_default();
         let candidate = candidate.trim_end_matches('.');
         if candidate.contains(marker) {
-            return Some(candidate.to_string());
+            return Some(candidate);
         }
         rest = &rest[at + "arn:aws".len()..];
     }
@@ -481,8 +484,8 @@ fn arn_in_text(text: &str, marker: &str) -> Option<String> {
 }
 
 /// The last `/`-separated segment of an ARN (role or provider name).
-fn last_segment(arn: &str) -> String {
-    arn.rsplit('/').next().unwrap_or(arn).to_string()
+fn last_segment(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// A Connect instance id from either a bare id or a (possibly URL-encoded)
@@ -566,13 +569,12 @@ mod tests {
             arn_in_text(
                 "Not authorized to perform sts:AssumeRoleWithSAML on resource: arn:aws:iam::1:role/X. (Service: STS)",
                 ":role/"
-            )
-            .as_deref(),
+            ),
             Some("arn:aws:iam::1:role/X")
         );
         assert_eq!(arn_in_text("no arn here", ":role/"), None);
         assert_eq!(
-            code_from_message_tail("Bad (Service: AWSSecurityTokenService; Status Code: 400; Error Code: InvalidIdentityToken; Request ID: 1)").as_deref(),
+            code_from_message_tail("Bad (Service: AWSSecurityTokenService; Status Code: 400; Error Code: InvalidIdentityToken; Request ID: 1)"),
             Some("InvalidIdentityToken")
         );
         let a =
