@@ -1033,7 +1033,7 @@ fn read_object(
     let inflated_bytes = scratch.inflated.len() as u64;
     let origin = Origin {
         object: Arc::from(obj.display()),
-        account: obj.account.as_ref().map(|a| a.to_string()),
+        account: obj.account.clone(),
     };
     let mut tally = Tally::new(&cfg.filter, &origin, cfg.redact.as_ref());
     if scratch.prescan.split(&scratch.inflated) {

@@ -46,7 +46,7 @@ pub const MAX_RECORD_MIB: usize = 10;
 #[derive(Debug, Clone)]
 pub struct Origin {
     pub object: Arc<str>,
-    pub account: Option<String>,
+    pub account: Option<Text>,
 }
 
 /// The kinds of record fedtrail keeps.

@@ -9,6 +9,7 @@ pub mod cloudtrail;
 pub mod layout;
 pub mod s3;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -181,22 +182,37 @@ pub struct Listing {
 /// relative to it.
 struct Folder {
     prefix: String,
-    entries: Vec<(String, std::fs::DirEntry, std::fs::FileType)>,
+    /// Whether the key names the folder exactly: its path is UTF-8.
+    exact: bool,
+    entries: Vec<Entry>,
     open: Option<Arc<OpenFolder>>,
 }
+
+/// A folder's entry: its name (made readable if it is not UTF-8), the
+/// entry, its kind, and whether the name is exact.
+type Entry = (String, std::fs::DirEntry, std::fs::FileType, bool);
 
 /// A file as listed: its key and path, before its size and time are known.
 #[derive(Debug)]
 pub struct Named {
     key: String,
-    path: PathBuf,
-    /// Its entry in its folder's listing, which stats it relative to the
-    /// open folder (no walk of the whole path); `None` for a link (followed
-    /// to a file; a link to a folder is not an object) or a single-file
-    /// input.
-    entry: Option<std::fs::DirEntry>,
+    place: Place,
+    /// Whether its path is UTF-8, which `key` then names exactly.
+    exact: bool,
     /// Its folder, open, when it has an entry there.
     folder: Option<Arc<OpenFolder>>,
+}
+
+/// Where a listed file is.
+#[derive(Debug)]
+enum Place {
+    /// Its entry in its folder's listing, which stats it relative to the
+    /// open folder (no walk of the whole path). Its path is made from it
+    /// only when asked for, which is rarely.
+    Entry(std::fs::DirEntry),
+    /// A link (followed to a file; a link to a folder is not an object) or
+    /// a single-file input, by its path.
+    Path(PathBuf),
 }
 
 /// A folder held open while its files are read: a file is opened by its
@@ -291,12 +307,13 @@ impl Listing {
                 .map_or_else(|| input.to_string(), |n| n.to_string_lossy().into_owned());
             listing.single = Some(Named {
                 key,
-                path: root.to_path_buf(),
-                entry: None,
+                place: Place::Path(root.to_path_buf()),
+                // The input is a `str`.
+                exact: true,
                 folder: None,
             });
         } else {
-            listing.enter(root.to_path_buf(), String::new())?;
+            listing.enter(root.to_path_buf(), String::new(), true)?;
         }
         Ok(listing)
     }
@@ -345,8 +362,9 @@ impl Listing {
         }
     }
 
-    /// Reads the folder `dir` (whose key is `prefix`) and puts it on top.
-    fn enter(&mut self, dir: PathBuf, prefix: String) -> Result<(), SourceError> {
+    /// Reads the folder `dir` (whose key is `prefix`, `exact` when it names
+    /// the folder exactly) and puts it on top.
+    fn enter(&mut self, dir: PathBuf, prefix: String, exact: bool) -> Result<(), SourceError> {
         let mut entries = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(|e| io_err(&dir, e))? {
             let entry = entry.map_err(|e| io_err(&dir, e))?;
@@ -355,13 +373,16 @@ impl Listing {
             if kind.is_dir() && self.passes_over(&entry) {
                 continue;
             }
-            let mut name = entry.file_name().to_string_lossy().into_owned();
+            let (mut name, exact) = match entry.file_name().into_string() {
+                Ok(name) => (name, true),
+                Err(name) => (name.to_string_lossy().into_owned(), false),
+            };
             // Sorted with a `/` after a folder's name, the walk meets keys in
             // the order of their full text ("a-b" before "a/c").
             if kind.is_dir() {
                 name.push('/');
             }
-            entries.push((name, entry, kind));
+            entries.push((name, entry, kind, exact));
         }
         entries.sort_unstable_by(|a, b| b.0.cmp(&a.0));
         // Without it (it cannot fail where the folder could be listed), its
@@ -369,6 +390,7 @@ impl Listing {
         let open = OpenFolder::open(&dir).ok().map(Arc::new);
         self.open.push(Folder {
             prefix,
+            exact,
             entries,
             open,
         });
@@ -385,7 +407,7 @@ impl Iterator for Listing {
         }
         loop {
             let folder = self.open.last_mut()?;
-            let Some((mut name, entry, kind)) = folder.entries.pop() else {
+            let Some((mut name, entry, kind, exact)) = folder.entries.pop() else {
                 self.open.pop();
                 continue;
             };
@@ -397,18 +419,22 @@ impl Iterator for Listing {
             } else {
                 concat(&[&folder.prefix, "/", &name])
             };
-            let path = entry.path();
+            let exact = exact && folder.exact;
             if !kind.is_dir() {
-                let entry = (!kind.is_symlink()).then_some(entry);
-                let folder = entry.as_ref().and(folder.open.clone());
+                // A link is statted (and followed) by its path.
+                let (place, folder) = if kind.is_symlink() {
+                    (Place::Path(entry.path()), None)
+                } else {
+                    (Place::Entry(entry), folder.open.clone())
+                };
                 return Some(Ok(Named {
                     key,
-                    path,
-                    entry,
+                    place,
+                    exact,
                     folder,
                 }));
             }
-            if let Err(e) = self.enter(path, key) {
+            if let Err(e) = self.enter(entry.path(), key, exact) {
                 return Some(Err(e));
             }
         }
@@ -416,12 +442,22 @@ impl Iterator for Listing {
 }
 
 impl Named {
+    /// Its path.
+    fn path(&self) -> PathBuf {
+        match &self.place {
+            Place::Entry(entry) => entry.path(),
+            Place::Path(path) => path.clone(),
+        }
+    }
+
     /// How to open the file without walking its path, when it was listed
     /// in a folder (not a link or a single-file input).
     pub fn at(&self) -> Option<FileAt> {
-        let (folder, entry) = (self.folder.as_ref()?, self.entry.as_ref()?);
+        let Place::Entry(entry) = &self.place else {
+            return None;
+        };
         Some(FileAt {
-            folder: folder.clone(),
+            folder: self.folder.as_ref()?.clone(),
             name: entry.file_name(),
         })
     }
@@ -431,10 +467,10 @@ impl Named {
     /// most: only a regular file may be opened before [`Named::stat`], since
     /// opening a pipe waits for a writer.
     pub fn is_plain_file(&self) -> bool {
-        self.entry
-            .as_ref()
-            .and_then(|entry| entry.file_type().ok())
-            .is_some_and(|t| t.is_file())
+        match &self.place {
+            Place::Entry(entry) => entry.file_type().is_ok_and(|t| t.is_file()),
+            Place::Path(_) => false,
+        }
     }
 
     /// Reads the file's size and time and judges it by its key; `None` when
@@ -448,17 +484,17 @@ impl Named {
         open: Option<&std::fs::File>,
     ) -> Result<Option<ObjectRef>, SourceError> {
         // Links to files are followed; links to folders are not (no cycles).
-        let meta = match (&self.entry, open) {
+        let meta = match (&self.place, open) {
             (_, Some(file)) => file.metadata(),
-            (Some(entry), None) => entry.metadata(),
-            (None, None) => std::fs::metadata(&self.path),
+            (Place::Entry(entry), None) => entry.metadata(),
+            (Place::Path(path), None) => std::fs::metadata(path),
         }
-        .map_err(|e| io_err(&self.path, e))?;
+        .map_err(|e| io_err(&self.path(), e))?;
         if !meta.is_file() {
             return Ok(None);
         }
-        let location = if self.path.to_str().is_none() {
-            Location::Path(self.path)
+        let location = if !self.exact {
+            Location::Path(self.path())
         } else {
             Location::File {
                 below_input: listing.below_input,
@@ -506,7 +542,12 @@ fn listed(key: String, meta: &std::fs::Metadata) -> Listed {
         .modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| format!("mtime {}.{:09}", d.as_secs(), d.subsec_nanos()));
+        .map(|d| {
+            // `format!` would grow the string as it writes: one allocation.
+            let mut version = String::with_capacity(32);
+            let _ = write!(version, "mtime {}.{:09}", d.as_secs(), d.subsec_nanos());
+            version
+        });
     Listed {
         key,
         size: meta.len(),
@@ -653,7 +694,7 @@ mod tests {
                 ("link.json.gz", None),
             ]
         );
-        assert!(!named[0].path.exists());
+        assert!(!named[0].path().exists());
         let single = Listing::open(moved.join("a/top.json.gz").to_str().unwrap())
             .unwrap()
             .next()
@@ -668,11 +709,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let name = std::ffi::OsStr::from_bytes(b"trail-\xff.json.gz");
         std::fs::write(dir.path().join(name), b"bytes").unwrap();
+        // A file named in UTF-8 in a folder that is not.
+        let folder = std::ffi::OsStr::from_bytes(b"day-\xfe");
+        std::fs::create_dir(dir.path().join(folder)).unwrap();
+        std::fs::write(dir.path().join(folder).join("ok.json.gz"), b"more").unwrap();
         let listed = list(dir.path().to_str().unwrap(), &Filter::default()).unwrap();
-        assert_eq!(&*listed[0].key, "trail-\u{fffd}.json.gz");
-        let path = listed[0].path().unwrap();
-        assert_eq!(path, dir.path().join(name));
-        assert_eq!(std::fs::read(path).unwrap(), b"bytes");
+        let keys: Vec<&str> = listed.iter().map(|o| &*o.key).collect();
+        assert_eq!(keys, ["day-\u{fffd}/ok.json.gz", "trail-\u{fffd}.json.gz"]);
+        for (object, path, bytes) in [
+            (
+                &listed[0],
+                dir.path().join(folder).join("ok.json.gz"),
+                &b"more"[..],
+            ),
+            (&listed[1], dir.path().join(name), &b"bytes"[..]),
+        ] {
+            assert_eq!(object.location, Location::Path(path.clone()));
+            assert_eq!(object.path().unwrap(), path);
+            assert_eq!(std::fs::read(path).unwrap(), bytes);
+        }
     }
 
     #[test]
