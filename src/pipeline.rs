@@ -412,13 +412,16 @@ impl Reading<'_> {
         if verdict == Some(Verdict::Unchanged) {
             return self.put(place, self.unchanged(&obj));
         }
+        // Made once, here: its events and its state entry name the object,
+        // and the collector's lock is not held for it.
+        let name: Arc<str> = Arc::from(obj.display());
         let out = if self.stop.load(Ordering::Relaxed) {
             finished(&obj, ObjectStatus::Skipped, Some(STOPPED.into()))
         } else {
             // Objects decided by their key or size are never read.
             match before_reading(&obj, cfg) {
                 Some((status, reason)) => finished(&obj, status, Some(reason)),
-                None => read_object_guarded(&obj, fetch(&obj), cfg, scratch),
+                None => read_object_guarded(&obj, &name, fetch(&obj), cfg, scratch),
             }
         };
         // Under --strict, the run's error names the unreadable object.
@@ -431,7 +434,7 @@ impl Reading<'_> {
                 self.bar.suspend(|| eprintln!("fedtrail: {line}"));
             }
         }
-        let result = self.collector().take(place, obj, verdict, out);
+        let result = self.collector().take(place, obj, name, verdict, out);
         self.bar.inc(1);
         if let Err(e) = result {
             self.fail(e);
@@ -465,8 +468,9 @@ enum Done {
     /// Unchanged since the last run (by its display name): not read again,
     /// its rows and its state entry stand.
     Unchanged(String, Seen),
-    /// Read, or decided without reading (skipped, too large): its row.
-    Read(ObjectRef, ObjectReport),
+    /// Read, or decided without reading (skipped, too large): its row,
+    /// with the object's display name.
+    Read(ObjectRef, Arc<str>, ObjectReport),
 }
 
 /// How many objects of each verdict this run listed.
@@ -498,11 +502,13 @@ struct Collector {
 }
 
 impl Collector {
-    /// Takes the output of `obj`, at `place` in key order.
+    /// Takes the output of `obj` (displayed as `name`), at `place` in key
+    /// order.
     fn take(
         &mut self,
         place: usize,
         obj: ObjectRef,
+        name: Arc<str>,
         verdict: Option<Verdict>,
         out: ObjectOutput,
     ) -> Result<(), ScanError> {
@@ -516,9 +522,9 @@ impl Collector {
             && self.unreadable.as_ref().is_none_or(|(p, ..)| place < *p)
         {
             let reason = report.reason.clone().unwrap_or_default();
-            self.unreadable = Some((place, obj.display(), reason));
+            self.unreadable = Some((place, name.to_string(), reason));
         }
-        self.put(place, Done::Read(obj, report))
+        self.put(place, Done::Read(obj, name, report))
     }
 
     /// Writes every object now in order: its row, its state entry, and (in
@@ -544,8 +550,7 @@ impl Collector {
             Done::Unchanged(name, seen) => state_out
                 .push(&name, seen.bytes, &seen.version)
                 .map_err(state_err),
-            Done::Read(obj, report) => {
-                let name = obj.display();
+            Done::Read(obj, name, report) => {
                 // An object without a version is read again every time.
                 if let (ObjectStatus::Ok, Some(version)) = (report.status, &obj.version) {
                     state_out
@@ -556,7 +561,7 @@ impl Collector {
                     .as_mut()
                     .filter(|_| report.status != ObjectStatus::Skipped)
                 {
-                    reread.insert(name);
+                    reread.insert(name.to_string());
                 }
                 Ok(table.push(report)?)
             }
@@ -967,11 +972,14 @@ fn before_reading(obj: &ObjectRef, cfg: &ScanConfig) -> Option<(ObjectStatus, St
 /// than the end of the run.
 fn read_object_guarded(
     obj: &ObjectRef,
+    name: &Arc<str>,
     fetched: Fetched,
     cfg: &ScanConfig,
     scratch: &mut Scratch,
 ) -> ObjectOutput {
-    match catch_unwind(AssertUnwindSafe(|| read_object(obj, fetched, cfg, scratch))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        read_object(obj, name, fetched, cfg, scratch)
+    })) {
         Ok(out) => out,
         Err(panic) => {
             *scratch = Scratch::default();
@@ -1012,9 +1020,11 @@ fn finished(obj: &ObjectRef, status: ObjectStatus, reason: Option<String>) -> Ob
     }
 }
 
-/// Reads one object: decode its bytes, classify each record, filter.
+/// Reads one object (displayed as `name`): decode its bytes, classify each
+/// record, filter.
 fn read_object(
     obj: &ObjectRef,
+    name: &Arc<str>,
     fetched: Fetched,
     cfg: &ScanConfig,
     scratch: &mut Scratch,
@@ -1032,7 +1042,7 @@ fn read_object(
     drop(raw);
     let inflated_bytes = scratch.inflated.len() as u64;
     let origin = Origin {
-        object: Arc::from(obj.display()),
+        object: name.clone(),
         account: obj.account.clone(),
     };
     let mut tally = Tally::new(&cfg.filter, &origin, cfg.redact.as_ref());
