@@ -1232,7 +1232,7 @@ mod tests {
             Ok(fed)
         });
         let Err(err) = result.map(|(fed, _)| fed) else {
-            panic!("the writer failed")
+            panic!("the merge went through although its writer failed")
         };
         assert!(
             matches!(&err, SinkError::Io { path, source }

@@ -199,17 +199,15 @@ pub struct Named {
     place: Place,
     /// Whether its path is UTF-8, which `key` then names exactly.
     exact: bool,
-    /// Its folder, open, when it has an entry there.
-    folder: Option<Arc<OpenFolder>>,
 }
 
 /// Where a listed file is.
 #[derive(Debug)]
 enum Place {
     /// Its entry in its folder's listing, which stats it relative to the
-    /// open folder (no walk of the whole path). Its path is made from it
-    /// only when asked for, which is rarely.
-    Entry(std::fs::DirEntry),
+    /// open folder (no walk of the whole path), and the folder, open. Its
+    /// path is made from the entry only when asked for, which is rarely.
+    Entry(std::fs::DirEntry, Option<Arc<OpenFolder>>),
     /// A link (followed to a file; a link to a folder is not an object) or
     /// a single-file input, by its path.
     Path(PathBuf),
@@ -310,7 +308,6 @@ impl Listing {
                 place: Place::Path(root.to_path_buf()),
                 // The input is a `str`.
                 exact: true,
-                folder: None,
             });
         } else {
             listing.enter(root.to_path_buf(), String::new(), true)?;
@@ -422,17 +419,12 @@ impl Iterator for Listing {
             let exact = exact && folder.exact;
             if !kind.is_dir() {
                 // A link is statted (and followed) by its path.
-                let (place, folder) = if kind.is_symlink() {
-                    (Place::Path(entry.path()), None)
+                let place = if kind.is_symlink() {
+                    Place::Path(entry.path())
                 } else {
-                    (Place::Entry(entry), folder.open.clone())
+                    Place::Entry(entry, folder.open.clone())
                 };
-                return Some(Ok(Named {
-                    key,
-                    place,
-                    exact,
-                    folder,
-                }));
+                return Some(Ok(Named { key, place, exact }));
             }
             if let Err(e) = self.enter(entry.path(), key, exact) {
                 return Some(Err(e));
@@ -445,7 +437,7 @@ impl Named {
     /// Its path.
     fn path(&self) -> PathBuf {
         match &self.place {
-            Place::Entry(entry) => entry.path(),
+            Place::Entry(entry, _) => entry.path(),
             Place::Path(path) => path.clone(),
         }
     }
@@ -453,11 +445,11 @@ impl Named {
     /// How to open the file without walking its path, when it was listed
     /// in a folder (not a link or a single-file input).
     pub fn at(&self) -> Option<FileAt> {
-        let Place::Entry(entry) = &self.place else {
+        let Place::Entry(entry, Some(folder)) = &self.place else {
             return None;
         };
         Some(FileAt {
-            folder: self.folder.as_ref()?.clone(),
+            folder: folder.clone(),
             name: entry.file_name(),
         })
     }
@@ -468,7 +460,7 @@ impl Named {
     /// opening a pipe waits for a writer.
     pub fn is_plain_file(&self) -> bool {
         match &self.place {
-            Place::Entry(entry) => entry.file_type().is_ok_and(|t| t.is_file()),
+            Place::Entry(entry, _) => entry.file_type().is_ok_and(|t| t.is_file()),
             Place::Path(_) => false,
         }
     }
@@ -486,7 +478,7 @@ impl Named {
         // Links to files are followed; links to folders are not (no cycles).
         let meta = match (&self.place, open) {
             (_, Some(file)) => file.metadata(),
-            (Place::Entry(entry), None) => entry.metadata(),
+            (Place::Entry(entry, _), None) => entry.metadata(),
             (Place::Path(path), None) => std::fs::metadata(path),
         }
         .map_err(|e| io_err(&self.path(), e))?;
