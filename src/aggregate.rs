@@ -165,7 +165,7 @@ pub fn merge(mut outputs: Vec<ObjectOutput>) -> (Merged, Vec<FedEvent>) {
     }
     let mut events = Vec::new();
     let merged = merge_gathered(gathered, |e| {
-        events.push(e.clone());
+        events.push(e);
         Ok(())
     })
     .expect("an in-memory merge does no I/O");
@@ -177,7 +177,7 @@ pub fn merge(mut outputs: Vec<ObjectOutput>) -> (Merged, Vec<FedEvent>) {
 /// what the analyses read of it is kept.
 pub fn merge_gathered(
     mut gathered: Gathered,
-    each: impl FnMut(&FedEvent) -> Result<(), SinkError>,
+    each: impl FnMut(FedEvent) -> Result<(), SinkError>,
 ) -> Result<Merged, SinkError> {
     let merged = Merged {
         counts: std::mem::take(&mut gathered.counts),
@@ -222,7 +222,7 @@ pub fn merge_onto(
     previous_changes: Vec<ConfigChange>,
     mut gathered: Gathered,
     reread: &HashSet<String>,
-    each: impl FnMut(&FedEvent) -> Result<(), SinkError>,
+    each: impl FnMut(FedEvent) -> Result<(), SinkError>,
 ) -> Result<(Merged, Carried), SinkError> {
     let mut carried_events = 0;
     for e in previous_events {
@@ -251,7 +251,7 @@ pub fn merge_onto(
 fn finish(
     mut merged: Merged,
     gathered: Gathered,
-    mut each: impl FnMut(&FedEvent) -> Result<(), SinkError>,
+    mut each: impl FnMut(FedEvent) -> Result<(), SinkError>,
 ) -> Result<Merged, SinkError> {
     let Gathered {
         events: spill,
@@ -271,17 +271,18 @@ fn finish(
     let mut written = 0;
     let mut stream = spill.merge().map_err(io)?;
     for e in stream.by_ref() {
-        let mut e = e.map_err(io)?;
-        each(&e)?;
+        let e = e.map_err(io)?;
         written += 1;
-        for_analysis(&mut e);
         if let Some(role) = &e.role_name {
             if !roles.contains(role) {
                 roles.insert(role.clone());
             }
         }
-        merged.observed.add(&e);
+        merged.observed.add_for_analysis(&e);
         merged.facts.add(&e);
+        // Read by the analyses first, so that the event itself, not a copy
+        // of it, goes on to the events table.
+        each(e)?;
     }
     merged.counts.duplicate_events = stream.duplicates();
     drop(stream);
@@ -461,6 +462,25 @@ impl Observed {
     /// Takes the next event; events must come in time order (the failures
     /// are kept in the order they come).
     pub fn add(&mut self, e: &FedEvent) {
+        self.count(e);
+        if e.is_failure() {
+            self.failures.push(e.clone());
+        }
+    }
+
+    /// [`Observed::add`], keeping of a failure only what the analyses read
+    /// (see [`for_analysis`]).
+    pub fn add_for_analysis(&mut self, e: &FedEvent) {
+        self.count(e);
+        if e.is_failure() {
+            let mut kept = e.clone();
+            for_analysis(&mut kept);
+            self.failures.push(kept);
+        }
+    }
+
+    /// Counts `e` in its bucket and its stage's span.
+    fn count(&mut self, e: &FedEvent) {
         let bucket = e.event_time.div_euclid(BUCKET) * BUCKET;
         let class = e.failure_class.unwrap_or("ok");
         let cell = self.cells.entry((bucket, e.stage, class)).or_default();
@@ -472,9 +492,6 @@ impl Observed {
             .or_insert((e.event_time, e.event_time));
         span.0 = span.0.min(e.event_time);
         span.1 = span.1.max(e.event_time);
-        if e.is_failure() {
-            self.failures.push(e.clone());
-        }
     }
 
     /// [`Observed::add`] of each of `events` (in time order).
@@ -692,7 +709,7 @@ mod tests {
         }
         let mut got_events = Vec::new();
         let got = merge_gathered(gathered, |e| {
-            got_events.push(e.clone());
+            got_events.push(e);
             Ok(())
         })
         .unwrap();
@@ -731,7 +748,7 @@ mod tests {
         }
         let mut written = Vec::new();
         let got = merge_gathered(gathered, |e| {
-            written.push(e.clone());
+            written.push(e);
             Ok(())
         })
         .unwrap();

@@ -828,13 +828,13 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
 /// the one returned.
 fn writing_events<T>(
     events: EventsWriter,
-    merge: impl FnOnce(&mut dyn FnMut(&FedEvent) -> Result<(), SinkError>) -> Result<T, SinkError>,
+    merge: impl FnOnce(&mut dyn FnMut(FedEvent) -> Result<(), SinkError>) -> Result<T, SinkError>,
 ) -> Result<(T, OnThread<FedEvent>), SinkError> {
     // Batches of 1,024 events, four of them queued at most.
     let mut writer = OnThread::new(Path::new("events"), events, 1024, 4);
     // A failed merge drops the writer, which stops once it has written
     // what it was handed.
-    let merged = merge(&mut |e| writer.push(e.clone()))?;
+    let merged = merge(&mut |e| writer.push(e))?;
     Ok((merged, writer))
 }
 
@@ -1226,7 +1226,7 @@ mod tests {
                     source_object: Arc::from("o"),
                     ..FedEvent::default()
                 };
-                each(&e)?;
+                each(e)?;
                 fed += 1;
             }
             Ok(fed)
