@@ -181,6 +181,8 @@ pub struct ScanArgs {
     pub out: PathBuf,
 
     /// Worker threads for decompression and parsing. [default: all cores]
+    /// The tables are written by threads of their own, which encode a row
+    /// group's columns on all cores.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 

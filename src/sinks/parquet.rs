@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
-use polars_parquet::parquet::error::{ParquetError, ParquetResult};
+use polars_parquet::parquet::error::ParquetResult;
 use polars_parquet::write::{
     CompressedPage, CompressionOptions, Encoding, FallibleStreamingIterator, Page,
 };
@@ -438,18 +438,19 @@ impl GroupsWriter {
     }
 }
 
-/// Writes one row group of `height` rows a column at a time: each column is
-/// built, encoded and compressed only when the file reaches it, and freed
-/// once written, so a group holds its rows and one column. (polars' own
-/// `BatchedWriter::write_batch` takes the group's whole frame: about 1 KB a
-/// row of the events table, which made large groups the biggest thing a
-/// scan held.) The pages are the same bytes `write_batch` writes.
+/// Writes one row group of `height` rows, its columns built, encoded and
+/// compressed in parallel (rayon), each freed once compressed: a group
+/// holds its rows, the columns being encoded (one a thread) and the
+/// compressed pages. (polars' own `BatchedWriter::write_batch` takes the
+/// group's whole frame: about 1 KB a row of the events table, which made
+/// large groups the biggest thing a scan held.) The pages are the same
+/// bytes `write_batch` writes, in the same order.
 fn write_by_column(
     writer: &BatchedWriter<BufWriter<File>>,
     height: usize,
     columns: Vec<Build<'_>>,
 ) -> PolarsResult<()> {
-    use polars_parquet::write::{array_to_columns, DynIter, DynStreamingIterator};
+    use polars_parquet::write::{DynIter, DynStreamingIterator};
     let mut file = writer
         .get_writer()
         .lock()
@@ -457,49 +458,50 @@ fn write_by_column(
     let options = file.options();
     let fields = file.parquet_schema().fields().to_vec();
     let encodings = polars::io::parquet::write::get_encodings(file.schema());
-    let group = columns
-        .into_iter()
+    let encoded: Vec<PolarsResult<Vec<Vec<CompressedPage>>>> = columns
+        .into_par_iter()
         .zip(fields)
-        .zip(encodings.iter())
-        .flat_map(|((build, field), encoding)| {
-            let (array, encoding) = match build() {
-                Built::Text(d) if *encoding == [Encoding::RleDictionary] && !d.keys.is_empty() => {
-                    d.into_array()
-                }
-                built => {
-                    let array = built
-                        .into_column()
-                        .as_materialized_series()
-                        .rechunk()
-                        .to_arrow(0, CompatLevel::newest());
-                    (array, encoding.clone())
-                }
-            };
-            let leaves = match array_to_columns(array, field, options, &encoding) {
-                Ok(leaves) => leaves,
-                Err(e) => return vec![Err(e)],
-            };
-            leaves
-                .into_iter()
-                .map(|pages| {
-                    // As polars compresses a column's pages in `write_batch`.
-                    let pages = pages.map(|page| {
-                        page.map_err(|e| {
-                            ParquetError::FeatureNotSupported(format!("reraised in polars: {e}"))
-                        })
-                    });
-                    let compressed = PageCompressor {
-                        pages,
-                        compression: options.compression,
-                        current: None,
-                    };
-                    Ok(DynStreamingIterator::new(
-                        compressed.map_err(PolarsError::from),
-                    ))
-                })
-                .collect()
-        });
+        .zip(encodings.par_iter())
+        .map(|((build, field), encoding)| encode_column(build(), field, options, encoding))
+        .collect();
+    let group = encoded.into_iter().flat_map(|column| match column {
+        Ok(leaves) => leaves
+            .into_iter()
+            .map(|pages| Ok(DynStreamingIterator::new(Ready::from(pages))))
+            .collect(),
+        Err(e) => vec![Err(e)],
+    });
     file.write(height as u64, DynIter::new(group))
+}
+
+/// One column of a row group as its leaves' compressed pages, as polars
+/// makes and compresses them in `write_batch`.
+fn encode_column(
+    built: Built<'_>,
+    field: polars_parquet::parquet::schema::types::ParquetType,
+    options: polars_parquet::write::WriteOptions,
+    encoding: &[Encoding],
+) -> PolarsResult<Vec<Vec<CompressedPage>>> {
+    let (array, encoding) = match built {
+        Built::Text(d) if *encoding == [Encoding::RleDictionary] && !d.keys.is_empty() => {
+            d.into_array()
+        }
+        built => {
+            let array = built
+                .into_column()
+                .as_materialized_series()
+                .rechunk()
+                .to_arrow(0, CompatLevel::newest());
+            (array, encoding.to_vec())
+        }
+    };
+    let leaves = polars_parquet::write::array_to_columns(array, field, options, &encoding)?;
+    let leaves = leaves.into_iter().map(|pages| {
+        pages
+            .map(|page| compress_page(page?, options.compression))
+            .collect::<ParquetResult<Vec<_>>>()
+    });
+    Ok(leaves.collect::<ParquetResult<Vec<_>>>()?)
 }
 
 impl Dictionary<'_> {
@@ -533,28 +535,32 @@ impl Dictionary<'_> {
     }
 }
 
-/// A column's pages, compressed one at a time as the file reaches them:
-/// polars' `Compressor`, but a ZSTD page is compressed with one context
-/// kept by the thread instead of a new one a page. (Making a context, its
+/// A column's pages, compressed already, as the file's writer takes them.
+/// A ZSTD page is compressed with a context kept by the thread, not a new
+/// one a page as polars' `Compressor` does (making a context, its
 /// workspace and that memory's first touch were ~10% of the events
-/// writer's time, the critical path of a scan's tail.) ZSTD's output
-/// depends on the level and the input, not on the context: the bytes are
-/// polars'.
-struct PageCompressor<I> {
-    pages: I,
-    compression: CompressionOptions,
+/// writer's time); ZSTD's output depends on the level and the input, not
+/// on the context: the bytes are polars'.
+struct Ready {
+    pages: std::vec::IntoIter<CompressedPage>,
     current: Option<CompressedPage>,
 }
 
-impl<I: Iterator<Item = ParquetResult<Page>>> FallibleStreamingIterator for PageCompressor<I> {
+impl From<Vec<CompressedPage>> for Ready {
+    fn from(pages: Vec<CompressedPage>) -> Ready {
+        Ready {
+            pages: pages.into_iter(),
+            current: None,
+        }
+    }
+}
+
+impl FallibleStreamingIterator for Ready {
     type Item = CompressedPage;
-    type Error = ParquetError;
+    type Error = PolarsError;
 
     fn advance(&mut self) -> Result<(), Self::Error> {
-        self.current = match self.pages.next() {
-            Some(page) => Some(compress_page(page?, self.compression)?),
-            None => None,
-        };
+        self.current = self.pages.next();
         Ok(())
     }
 
