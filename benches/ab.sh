@@ -56,14 +56,22 @@ timed() {
 }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
+# Every file is read just before each timed run, so that each is timed
+# with the corpus in the page cache: this machine's cache gives pages back
+# within seconds, and a run would otherwise also wait on the disk for the
+# ones evicted since the run before.
+warm() { xargs -a "$corpus.list" cat >/dev/null; }
+
 # Times by position (0 is the floor), so that one build given twice (an
 # A/A run, to see the noise) is timed as two.
 names=(floor "$@")
 times=()
 for _ in $(seq "$runs"); do
+    warm
     times[0]+="$(timed "$floor" --floor "$corpus.list" 2) "
     for i in $(seq "$#"); do
         rm -rf "$out/report"
+        warm
         times[i]+="$(timed "${names[i]}" scan "$corpus" --threads 2 --full --quiet --out "$out/report") "
     done
 done

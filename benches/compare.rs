@@ -400,6 +400,16 @@ fn floor(list: &Path, threads: usize, flate2: bool) {
     println!("{total}");
 }
 
+/// Reads every file of the corpus, so that each tool is timed with the
+/// files in the page cache, as the targets are set: this machine's cache
+/// gives pages back within seconds, so a tool timed after a long run would
+/// otherwise also be timed waiting on the disk for the evicted ones.
+fn warm(files: &[PathBuf]) {
+    files.par_iter().for_each(|f| {
+        let _ = std::fs::read(f);
+    });
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -585,6 +595,7 @@ fn main() {
         let mut times: BTreeMap<usize, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
         for _ in 0..runs {
             for (i, tool) in present.iter().enumerate() {
+                warm(&files);
                 if let Ok(Some((m, _))) = run_tool(*tool, &setup) {
                     let e = times.entry(i).or_default();
                     e.0.push(m.wall_s);
