@@ -53,9 +53,11 @@ pub struct Spill {
 /// write that failed (later runs are then dropped).
 ///
 /// The last run written is kept in memory as well until the next one
-/// comes (it would have been freed only to hold that one): a spill that
-/// ends after it, as one whose events fill a run or two does, merges it
-/// from memory, not read back from disk.
+/// comes, so that a spill that ends after it, as one whose events fill a
+/// run or two does, merges it from memory, not read back from disk. The
+/// bound stays two runs, but is now reached as each run fills, where a
+/// run was freed once written (about 4 MB more at the peak of a scan of
+/// 10M records).
 struct RunWriter {
     runs: SyncSender<Vec<(u64, FedEvent)>>,
     thread: JoinHandle<std::io::Result<Written>>,

@@ -535,12 +535,8 @@ impl Dictionary<'_> {
     }
 }
 
-/// A column's pages, compressed already, as the file's writer takes them.
-/// A ZSTD page is compressed with a context kept by the thread, not a new
-/// one a page as polars' `Compressor` does (making a context, its
-/// workspace and that memory's first touch were ~10% of the events
-/// writer's time); ZSTD's output depends on the level and the input, not
-/// on the context: the bytes are polars'.
+/// A column's pages, compressed already (by [`encode_column`]), as the
+/// file's writer takes them.
 struct Ready {
     pages: std::vec::IntoIter<CompressedPage>,
     current: Option<CompressedPage>,
@@ -569,8 +565,12 @@ impl FallibleStreamingIterator for Ready {
     }
 }
 
-/// One page, compressed as polars' `compress` does it; ZSTD with this
-/// thread's context.
+/// One page, compressed as polars' `compress` does it, but a ZSTD page
+/// with a context kept by the thread, not a new one a page as polars'
+/// `Compressor` makes (making a context, its workspace and that memory's
+/// first touch were ~10% of the events writer's time). ZSTD's output
+/// depends on the level and the input, not on the context: the bytes are
+/// polars'.
 fn compress_page(page: Page, compression: CompressionOptions) -> ParquetResult<CompressedPage> {
     use polars_parquet::parquet::compression::Compression;
     use polars_parquet::parquet::page::{CompressedDictPage, DataPageHeader};
