@@ -753,7 +753,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let Collector {
         gathered,
         in_order,
-        table,
+        mut table,
         state_out,
         state_path,
         reread,
@@ -787,6 +787,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     // of its own. An incremental run replaces the rows of every object it
     // read again. The objects table's writer finishes its last rows
     // meanwhile, and the events table's while the other tables are written.
+    table.close()?;
     let events = EventsWriter::create(&dataset)?;
     let previous = previous.map(|p| (p.events, p.changes)).zip(reread);
     let ((mut merged, carried), events_table) = writing_events(events, |each| match previous {

@@ -127,11 +127,20 @@ impl ObjectsTable {
         self.rows.push(row)
     }
 
-    /// Carries the previous report's remaining rows and closes the file.
-    pub fn finish(mut self) -> Result<ObjectsWritten, SinkError> {
+    /// Carries the previous report's remaining rows and hands the last
+    /// rows to the writer, which finishes the file while the caller goes on
+    /// (a scan merges its events meanwhile). No row may be pushed after it.
+    pub fn close(&mut self) -> Result<(), SinkError> {
         while let Some(earlier) = self.previous.next() {
             self.carry(earlier)?;
         }
+        self.rows.close();
+        Ok(())
+    }
+
+    /// [`ObjectsTable::close`], then waits for the file to be written.
+    pub fn finish(mut self) -> Result<ObjectsWritten, SinkError> {
+        self.close()?;
         self.rows.finish()?;
         Ok(ObjectsWritten {
             problems: self.problems,

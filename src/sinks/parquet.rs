@@ -756,6 +756,17 @@ impl<T: Send + 'static> OnThread<T> {
         }
     }
 
+    /// Hands over the last rows: the writer finishes the table while the
+    /// caller goes on, and [`OnThread::finish`] then waits for it. Rows
+    /// pushed after it are not written.
+    pub fn close(&mut self) {
+        let rest = std::mem::take(&mut self.pending);
+        if let Some(send) = self.send.take() {
+            // A failed send leaves the writer's own error to `finish`.
+            let _ = send.send(rest);
+        }
+    }
+
     /// Hands over the last rows and waits for the writer to finish the
     /// table.
     pub fn finish(mut self) -> Result<(), SinkError> {
