@@ -770,11 +770,7 @@ impl<T: Send + 'static> OnThread<T> {
     /// Hands over the last rows and waits for the writer to finish the
     /// table.
     pub fn finish(mut self) -> Result<(), SinkError> {
-        let rest = std::mem::take(&mut self.pending);
-        if let Some(send) = &self.send {
-            // A failed send leaves the writer's own error to `join`.
-            let _ = send.send(rest);
-        }
+        self.close();
         self.join()
     }
 
