@@ -265,6 +265,8 @@ impl Reading<'_> {
         self.pool.broadcast(|_| {
             let mut scratch = Scratch::default();
             let mut taken = VecDeque::with_capacity(PER_LOCK);
+            // The place of the next file taken: a batch's places follow on.
+            let mut next_place = 0;
             let mut finished = Vec::with_capacity(PER_LOCK);
             loop {
                 if taken.is_empty() {
@@ -272,21 +274,19 @@ impl Reading<'_> {
                     if self.halt.load(Ordering::Relaxed) {
                         break;
                     }
-                    taken.extend(listing.by_ref().take(PER_LOCK).map(|named| (0, named)));
+                    taken.extend(listing.by_ref().take(PER_LOCK));
                     if taken.is_empty() {
                         break;
                     }
-                    let first = self.places.fetch_add(taken.len(), Ordering::Relaxed);
-                    taken
-                        .iter_mut()
-                        .zip(first..)
-                        .for_each(|(t, place)| t.0 = place);
+                    next_place = self.places.fetch_add(taken.len(), Ordering::Relaxed);
                     // Its lock is shared with every `inc`: not taken for nothing.
                     if !self.bar.is_hidden() {
                         self.bar.inc_length(taken.len() as u64);
                     }
                 }
-                let (place, named) = taken.pop_front().expect("taken above");
+                let named = taken.pop_front().expect("taken above");
+                let place = next_place;
+                next_place += 1;
                 let found = named.and_then(|n| {
                     let at = n.at();
                     // With no earlier state to compare it with, nearly
