@@ -13,8 +13,9 @@
 //!
 //! A record is left unparsed, and counted as not fedtrail's, only when it
 //! has exactly one `eventName` and one `eventSource` key at its top level,
-//! each a non-empty string with no escapes, and the name is not one that
-//! [`classify`](crate::classify) can keep. Every other record is a
+//! each a non-empty string with no escapes, and
+//! [`classify`](crate::classify) cannot keep a record with that name from
+//! that source (`GetFederationToken` is kept from Amazon Connect, not STS). Every other record is a
 //! *candidate*: parsed with simd-json and classified as usual. A document
 //! that is not a plain `{"Records":[{...},...]}` with valid UTF-8 (a byte
 //! order mark and whitespace between tokens are allowed; a digest file, an
@@ -27,7 +28,7 @@
 
 use std::ops::Range;
 
-use crate::classify::kept_event_names;
+use crate::classify::{kept_event_names, may_keep};
 
 /// One record of a document: its bytes, and whether it must be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +173,7 @@ struct Walk<'a, 'b> {
 #[derive(Default)]
 struct Record<'a> {
     name: Option<&'a [u8]>,
+    source: Option<&'a [u8]>,
     sources: u32,
     /// A key that is not plainly the record's own, or not a plain string.
     doubt: bool,
@@ -179,9 +181,14 @@ struct Record<'a> {
 
 impl Record<'_> {
     /// Whether the record must be parsed: unless it has exactly one plain
-    /// `eventName` and `eventSource` and the name is not a kept one.
+    /// `eventName` and `eventSource` and they are not a pair that can be
+    /// kept. Most names are ruled out by [`is_kept`] alone.
     fn candidate(&self) -> bool {
-        self.doubt || self.sources != 1 || self.name.is_none_or(is_kept)
+        self.doubt
+            || self.sources != 1
+            || self.name.is_none_or(|name| {
+                is_kept(name) && self.source.is_none_or(|source| can_keep(source, name))
+            })
     }
 }
 
@@ -291,7 +298,10 @@ impl<'a> Walk<'a, '_> {
         match string_value(doc, end + 1) {
             None => record.doubt = true,
             Some(value) if is_name => record.doubt |= record.name.replace(value).is_some(),
-            Some(_) => record.sources += 1,
+            Some(value) => {
+                record.sources += 1;
+                record.source = Some(value);
+            }
         }
     }
 }
@@ -361,6 +371,17 @@ fn string_value(doc: &[u8], from: usize) -> Option<&[u8]> {
     (doc[start + len] == b'"' && !value.is_empty()).then_some(value)
 }
 
+/// [`may_keep`] of a source and a name that are text, and `true` when
+/// either is not (such a record is parsed, and its error reported).
+fn can_keep(source: &[u8], name: &[u8]) -> bool {
+    match (std::str::from_utf8(source), std::str::from_utf8(name)) {
+        (Ok(source), Ok(name)) => may_keep(source, name),
+        _ => true,
+    }
+}
+
+/// Whether some source's record with this name can be kept: true for the
+/// names of [`kept_event_names`] only.
 fn is_kept(name: &[u8]) -> bool {
     use std::sync::OnceLock;
     /// The kept names by length, each with its first eight bytes as a
@@ -607,7 +628,11 @@ mod tests {
     }
 
     fn record(name: &str, extra: &str) -> String {
-        format!(r#"{{"eventSource":"x.amazonaws.com","eventName":"{name}"{extra}}}"#)
+        from("sts.amazonaws.com", name, extra)
+    }
+
+    fn from(source: &str, name: &str, extra: &str) -> String {
+        format!(r#"{{"eventSource":"{source}","eventName":"{name}"{extra}}}"#)
     }
 
     #[test]
@@ -625,6 +650,30 @@ mod tests {
         assert!(!spans[0].candidate);
         assert!(spans[1].candidate);
         assert_eq!(split(r#"{"Records":[]}"#), Some(vec![]));
+    }
+
+    #[test]
+    fn a_kept_name_from_a_source_that_cannot_keep_it_is_not_parsed() {
+        let cases = [
+            (
+                from("connect.amazonaws.com", "GetFederationToken", ""),
+                true,
+            ),
+            (from("sts.amazonaws.com", "GetFederationToken", ""), false),
+            (from("signin.amazonaws.com", "ConsoleLogin", ""), true),
+            (from("s3.amazonaws.com", "AssumeRoleWithSAML", ""), false),
+            (from("s3.amazonaws.com", "GetObject", ""), false),
+            // The source's value is read wherever its key is.
+            (
+                r#"{"eventName":"GetFederationToken","p":{},"eventSource":"sts.amazonaws.com"}"#
+                    .to_string(),
+                false,
+            ),
+        ];
+        for (r, parsed) in cases {
+            let spans = split(&format!(r#"{{"Records":[{r}]}}"#)).unwrap();
+            assert_eq!(spans[0].candidate, parsed, "{r}");
+        }
     }
 
     #[test]
@@ -814,7 +863,8 @@ mod tests {
                     if next(2) == 0 {
                         // Most real records: both keys, plain.
                         let name = ["GetObject", "AssumeRoleWithSAML", "PutObject"];
-                        record.insert("eventSource".into(), "s3.amazonaws.com".into());
+                        let source = ["s3.amazonaws.com", "sts.amazonaws.com"];
+                        record.insert("eventSource".into(), source[next(2) as usize].into());
                         record.insert("eventName".into(), name[next(3) as usize].into());
                     }
                     serde_json::Value::from(record).to_string()
@@ -833,8 +883,9 @@ mod tests {
                     let elsewhere = text.matches(&format!("\"{key}\":")).count() > 1;
                     (written == format!("\"{value}\"") && !elsewhere).then_some(value)
                 };
-                let skippable = plain("eventSource").is_some()
-                    && plain("eventName").is_some_and(|n| !is_kept(n.as_bytes()));
+                let skippable = plain("eventSource")
+                    .zip(plain("eventName"))
+                    .is_some_and(|(s, n)| !may_keep(s, n));
                 if !span.candidate {
                     skipped += 1;
                     assert!(skippable, "left unparsed: {text}");

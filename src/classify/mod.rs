@@ -120,37 +120,56 @@ pub fn kept_event_names() -> Vec<&'static str> {
 /// `AssumeRoleWithWebIdentity`, IAM-user console logins and other Connect
 /// APIs all answer `None`.
 fn kind_of(source: &str, name: &str, record: &Value<'_, '_>) -> Option<Kind> {
-    match (source, name) {
-        ("sts.amazonaws.com", "AssumeRoleWithSAML") => Some(Kind::Federation(Stage::Sts)),
-        ("signin.amazonaws.com", "ConsoleLogin") => {
-            is_saml_principal(record).then_some(Kind::Federation(Stage::Signin))
-        }
-        ("connect.amazonaws.com", "GetFederationToken") => Some(Kind::Federation(Stage::Connect)),
+    match rule(source, name)? {
+        Rule::Keep(kind) => Some(kind),
+        Rule::IfSaml => is_saml_principal(record).then_some(Kind::Federation(Stage::Signin)),
+    }
+}
+
+/// Whether [`classify`] can keep a record with this `eventSource` and
+/// `eventName`: when not, it ignores the record whatever else it holds, so
+/// the [`prescan`](crate::prescan) need not parse it.
+pub fn may_keep(source: &str, name: &str) -> bool {
+    rule(source, name).is_some()
+}
+
+/// What a record's source and name alone say about keeping it.
+enum Rule {
+    Keep(Kind),
+    /// A console sign-in: kept when the principal is federated.
+    IfSaml,
+}
+
+/// The part of [`kind_of`] that needs the record's source and name only.
+fn rule(source: &str, name: &str) -> Option<Rule> {
+    let kind = match (source, name) {
+        ("sts.amazonaws.com", "AssumeRoleWithSAML") => Kind::Federation(Stage::Sts),
+        ("signin.amazonaws.com", "ConsoleLogin") => return Some(Rule::IfSaml),
+        ("connect.amazonaws.com", "GetFederationToken") => Kind::Federation(Stage::Connect),
         ("signin.amazonaws.com" | "sso.amazonaws.com", n) if IDC_EVENTS.contains(&n) => {
-            Some(Kind::Federation(Stage::IdentityCenter))
+            Kind::Federation(Stage::IdentityCenter)
         }
         (
             "iam.amazonaws.com",
             "CreateSAMLProvider" | "UpdateSAMLProvider" | "DeleteSAMLProvider",
-        ) => Some(Kind::Change("provider")),
-        ("iam.amazonaws.com", "UpdateAssumeRolePolicy" | "UpdateRole") => {
-            Some(Kind::Change("role"))
-        }
-        ("iam.amazonaws.com", n) if ROLE_POLICY_EVENTS.contains(&n) => Some(Kind::Change("role")),
+        ) => Kind::Change("provider"),
+        ("iam.amazonaws.com", "UpdateAssumeRolePolicy" | "UpdateRole") => Kind::Change("role"),
+        ("iam.amazonaws.com", n) if ROLE_POLICY_EVENTS.contains(&n) => Kind::Change("role"),
         (
             "organizations.amazonaws.com",
             "CreatePolicy" | "UpdatePolicy" | "AttachPolicy" | "DetachPolicy" | "DeletePolicy",
-        ) => Some(Kind::Change("policy")),
+        ) => Kind::Change("policy"),
         ("connect.amazonaws.com", "CreateUser" | "DeleteUser" | "UpdateUserIdentityInfo") => {
-            Some(Kind::Change("user"))
+            Kind::Change("user")
         }
         ("sso.amazonaws.com" | "sso-directory.amazonaws.com", n)
             if IDENTITY_SOURCE_EVENTS.contains(&n) =>
         {
-            Some(Kind::Change("identity_source"))
+            Kind::Change("identity_source")
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    Some(Rule::Keep(kind))
 }
 
 /// A console sign-in is a SAML federation when it names the SAML provider or
@@ -546,6 +565,14 @@ mod tests {
                 "{name} is listed but never kept"
             );
         }
+        for name in &names {
+            let keeps = |s: &&str| kind_of(s, name, &saml).is_some();
+            for source in SOURCES.iter().chain(&["s3.amazonaws.com"]) {
+                assert_eq!(may_keep(source, name), keeps(source), "{source} {name}");
+            }
+        }
+        assert!(may_keep("connect.amazonaws.com", "GetFederationToken"));
+        assert!(!may_keep("sts.amazonaws.com", "GetFederationToken"));
         let kept = [
             "ExternalIdPDirectoryLogin",
             "DeleteRolePolicy",
