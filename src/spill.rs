@@ -141,6 +141,7 @@ impl Spill {
         Spill {
             dir: Some(dir.to_path_buf()),
             limit: limit.max(1),
+            pending: Vec::with_capacity(limit.clamp(1, RUN)),
             ..Spill::in_memory()
         }
     }
@@ -150,7 +151,9 @@ impl Spill {
         Spill {
             dir: None,
             limit: usize::MAX,
-            pending: Vec::new(),
+            // Room for a run at once, not grown by doubling (each time a
+            // copy of every event, into pages not yet touched).
+            pending: Vec::with_capacity(RUN),
             writer: None,
             len: 0,
         }

@@ -653,7 +653,7 @@ impl<T> RowsWriter<T> {
             file: GroupsWriter::new(path),
             per_group,
             table,
-            pending: Vec::new(),
+            pending: Vec::with_capacity(per_group),
         }
     }
 
