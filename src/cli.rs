@@ -191,11 +191,12 @@ pub struct ScanArgs {
     pub max_object_size: String,
 
     /// Federation events held in memory while reading: every N kept events
-    /// are sorted and written to a temporary file in the report's staging
-    /// folder (beside --out), then merged back as the events table is
-    /// written. At most 2 x N are held (N written while N more arrive).
-    /// Lower holds less memory (a few hundred bytes an event); the files
-    /// take about as much disk while the scan runs.
+    /// are sorted, and the N before them written to a temporary file in the
+    /// report's staging folder (beside --out), then merged back as the
+    /// events table is written. 2 x N are held (3 x N briefly, while N are
+    /// written); a scan that keeps up to 2 x N writes none. Lower holds less
+    /// memory (a few hundred bytes an event); the files take about as much
+    /// disk while the scan runs.
     #[arg(long, value_name = "N", default_value_t = crate::spill::RUN,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub spill_events: usize,

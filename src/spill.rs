@@ -1,20 +1,19 @@
-//! Spill: a run's kept events held in sorted runs, all but the last on
+//! Spill: a run's kept events held in sorted runs, all but the last two on
 //! disk, and read back merged into one time order. A nightly scan of an
 //! organisation's trail keeps millions of federation events; held until the
 //! end, they would make a scan's memory grow with the trail.
 //!
 //! Events arrive in any order with a tie-break each (the object's place in
 //! key order, then the record's place in the object). Every [`RUN`] events
-//! are sorted by `(time, tie)` and written to a file in the report's
-//! staging folder, by a thread of the spill's own, so that the workers,
-//! which push under one lock, do not wait on each other while a run is
-//! written; the file's name is removed as soon as it is created, so
-//! nothing is left behind whatever happens to the run. [`Spill::merge`]
-//! reads the runs back together, smallest `(time, tie)` first, and drops
-//! the later copies of an event id CloudTrail delivered twice. The last run
-//! written is still in memory when the merge starts, and merged from there.
-//! (A scan of a million records keeps ~18,000 events: one run on disk, never
-//! read back.)
+//! are sorted by `(time, tie)` and held by a thread of the spill's own,
+//! which writes the run it held before to a file in the report's staging
+//! folder, so that the workers, which push under one lock, do not wait on
+//! each other while a run is sorted or written; the file's name is removed
+//! as soon as it is created, so nothing is left behind whatever happens to
+//! the run. [`Spill::merge`] reads the runs back together with the two in
+//! memory, smallest `(time, tie)` first, and drops the later copies of an
+//! event id CloudTrail delivered twice. (A scan of a million records keeps
+//! ~18,000 events: one run held and one filling, nothing on disk.)
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
@@ -28,8 +27,9 @@ use std::thread::JoinHandle;
 use crate::classify::taxonomy::CLASSES;
 use crate::model::{FedEvent, Micros, Outcome, Stage, Text, TextSet};
 
-/// Events per run (about 8 MB of events). A spill holds at most two runs
-/// in memory: one being written (or the last one written) and one filling.
+/// Events per run (about 8 MB of events). A spill holds two runs in
+/// memory, the last one full and one filling, and briefly a third, the
+/// one before, while it is written.
 pub const RUN: usize = 16_384;
 
 /// Runs on disk at most: when there are this many, they are merged into
@@ -47,25 +47,20 @@ pub struct Spill {
     len: u64,
 }
 
-/// The thread that writes a spill's runs: it takes each full run (waiting
-/// for one to be written before it takes the next, so that at most two
-/// runs are in memory) and ends with the runs' files, or with the first
-/// write that failed (later runs are then dropped).
-///
-/// The last run written is kept in memory as well until the next one
-/// comes, so that a spill that ends after it, as one whose events fill a
-/// run or two does, merges it from memory, not read back from disk. The
-/// bound stays two runs, but is now reached as each run fills, where a
-/// run was freed once written (about 4 MB more at the peak of a scan of
-/// 10M records).
+/// The thread that writes a spill's runs: it takes each full run, sorts
+/// it and holds it, and writes the run it held before (then frees it); it
+/// ends with the runs' files and the last run, never written, or with the
+/// first write that failed (later runs are then dropped). A spill whose
+/// events fill one run writes nothing; every spill writes one run fewer
+/// than it fills. At most three runs are in memory, briefly: the run
+/// being written, the one just taken and the one filling.
 struct RunWriter {
     runs: SyncSender<Vec<(u64, FedEvent)>>,
     thread: JoinHandle<std::io::Result<Written>>,
 }
 
-/// The runs a [`RunWriter`] wrote: each file and its count of events, and
-/// the last run's events when they are still in memory (its file is then
-/// not among `files`).
+/// The runs a [`RunWriter`] wrote, each file with its count of events,
+/// and the last run it took, sorted, in memory.
 #[derive(Default)]
 struct Written {
     files: Vec<(File, usize)>,
@@ -79,23 +74,20 @@ impl RunWriter {
             .name("spill events".into())
             .spawn(move || {
                 let mut files = Vec::new();
-                let mut last = None;
+                let mut last: Option<Vec<(u64, FedEvent)>> = None;
                 let mut result = Ok(());
-                for run in full {
-                    // The run before is on disk: freed now that this one
-                    // takes its place.
-                    last = None;
-                    if result.is_ok() {
-                        result = write_run(&dir, run, &mut files).map(|kept| last = kept);
+                for mut run in full {
+                    // The run held goes to disk now that another takes its
+                    // place.
+                    if let Some(held) = last.take() {
+                        if result.is_ok() {
+                            result = write_run(&dir, held, &mut files);
+                        }
                     }
+                    sort(&mut run);
+                    last = Some(run);
                 }
-                result.map(|()| {
-                    if last.is_some() {
-                        // Read from memory, not from its file.
-                        files.pop();
-                    }
-                    Written { files, last }
-                })
+                result.map(|()| Written { files, last })
             })
             .expect("the system starts a thread");
         RunWriter { runs, thread }
@@ -110,29 +102,27 @@ impl RunWriter {
     }
 }
 
-/// Sorts `run` and writes it to a new file in `dir`, added to `written`;
-/// merges the files into one when there are [`MAX_RUNS`]. Returns the run,
-/// sorted, unless its file was merged into another.
+/// Writes `run`, sorted, to a new file in `dir`, added to `written`;
+/// merges the files into one when there are [`MAX_RUNS`].
 fn write_run(
     dir: &Path,
-    mut run: Vec<(u64, FedEvent)>,
+    run: Vec<(u64, FedEvent)>,
     written: &mut Vec<(File, usize)>,
-) -> std::io::Result<Option<Vec<(u64, FedEvent)>>> {
-    sort(&mut run);
+) -> std::io::Result<()> {
     let mut events = run.iter().map(|(tie, e)| (*tie, e));
     let file = run_file(dir, written.len(), || Ok(events.next()))?;
     written.push((file, run.len()));
-    if written.len() < MAX_RUNS {
-        return Ok(Some(run));
-    }
     drop(run);
+    if written.len() < MAX_RUNS {
+        return Ok(());
+    }
     // Every event is kept: copies are dropped only by the last merge.
     let n = written.len();
     let count = written.iter().map(|(_, n)| n).sum();
     let mut merge = Merge::of(std::mem::take(written), Vec::new())?;
     let file = run_file(dir, n, || merge.next_tied())?;
     written.push((file, count));
-    Ok(None)
+    Ok(())
 }
 
 impl Spill {
@@ -638,9 +628,20 @@ mod tests {
             .map(|(_, e)| e)
             .collect();
 
-        // In memory; a few runs; enough runs to be compacted, twice; the
-        // last full run compacted (64 runs of 78), so none kept in memory.
-        for limit in [usize::MAX, 1_000, 64, 36, 78] {
+        // In memory; one or two full runs (held, not written); a few runs;
+        // enough to be compacted, once and twice; the last run written
+        // compacted (65 full runs of 77: 64 written, one held). The last
+        // full run is never written.
+        let runs = [
+            (usize::MAX, 0),
+            (3_000, 0),
+            (2_000, 1),
+            (1_000, 4),
+            (64, 14),
+            (36, 13),
+            (77, 1),
+        ];
+        for (limit, on_disk) in runs {
             let dir = tempfile::tempdir().unwrap();
             let mut spill = if limit == usize::MAX {
                 Spill::in_memory()
@@ -653,10 +654,7 @@ mod tests {
             }
             assert_eq!(spill.len(), input.len() as u64);
             let mut merge = spill.merge().unwrap();
-            assert!(
-                merge.disk_runs() < MAX_RUNS,
-                "limit {limit}: runs are compacted"
-            );
+            assert_eq!(merge.disk_runs(), on_disk, "limit {limit}");
             let got: Vec<FedEvent> = merge.by_ref().map(Result::unwrap).collect();
             assert_eq!(merge.duplicates(), copies, "limit {limit}");
             assert_eq!(got.len(), expected.len(), "limit {limit}");
