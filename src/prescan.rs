@@ -15,13 +15,14 @@
 //! has exactly one `eventName` and one `eventSource` key at its top level,
 //! each a non-empty string with no escapes, and
 //! [`classify`](crate::classify) cannot keep a record with that name from
-//! that source (`GetFederationToken` is kept from Amazon Connect, not STS). Every other record is a
-//! *candidate*: parsed with simd-json and classified as usual. A document
-//! that is not a plain `{"Records":[{...},...]}` with valid UTF-8 (a byte
-//! order mark and whitespace between tokens are allowed; a digest file, an
-//! element that is not an object, another top-level key, a stray byte
-//! between records, an unterminated string, unbalanced brackets are not) gets
-//! no split at all: the caller parses it whole, so its errors are reported
+//! that source (`GetFederationToken` is kept from Amazon Connect, not
+//! STS). Every other record is a *candidate*: parsed with simd-json and
+//! classified as usual. A document that is not a plain
+//! `{"Records":[{...},...]}` with valid UTF-8 (a byte order mark and
+//! whitespace between tokens are allowed; a digest file, an element that
+//! is not an object, another top-level key, a stray byte between records,
+//! an unterminated string, unbalanced brackets are not) gets no split at
+//! all: the caller parses it whole, so its errors are reported
 //! exactly as before. In records left unparsed only this structure is
 //! checked, not every rule of JSON; they cannot be federation events or
 //! changes either way.

@@ -131,7 +131,6 @@ impl Spill {
         Spill {
             dir: Some(dir.to_path_buf()),
             limit: limit.max(1),
-            pending: Vec::with_capacity(limit.clamp(1, RUN)),
             ..Spill::in_memory()
         }
     }
@@ -141,9 +140,7 @@ impl Spill {
         Spill {
             dir: None,
             limit: usize::MAX,
-            // Room for a run at once, not grown by doubling (each time a
-            // copy of every event, into pages not yet touched).
-            pending: Vec::with_capacity(RUN),
+            pending: Vec::new(),
             writer: None,
             len: 0,
         }
@@ -168,9 +165,14 @@ impl Spill {
     /// Takes an event with its tie-break; ties must differ between events.
     pub fn push(&mut self, tie: u64, event: FedEvent) {
         self.len += 1;
+        if self.pending.capacity() == 0 {
+            // Room for a run at once, not grown by doubling (each time a
+            // copy of every event, into pages not yet touched).
+            self.pending.reserve_exact(self.limit.min(RUN));
+        }
         self.pending.push((tie, event));
         if self.pending.len() >= self.limit {
-            let run = std::mem::replace(&mut self.pending, Vec::with_capacity(self.limit.min(RUN)));
+            let run = std::mem::take(&mut self.pending);
             self.write(run);
         }
     }
