@@ -194,9 +194,9 @@ pub struct ScanArgs {
     /// are sorted, and the N before them written to a temporary file in the
     /// report's staging folder (beside --out), then merged back as the
     /// events table is written. 2 x N are held (3 x N briefly, while N are
-    /// written); a scan that keeps up to 2 x N writes none. Lower holds less
-    /// memory (a few hundred bytes an event); the files take about as much
-    /// disk while the scan runs.
+    /// written); a scan that keeps fewer than 2 x N writes none. Lower
+    /// holds less memory (a few hundred bytes an event); the files take
+    /// about as much disk while the scan runs.
     #[arg(long, value_name = "N", default_value_t = crate::spill::RUN,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub spill_events: usize,
