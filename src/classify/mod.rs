@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::model::{shared, ConfigChange, FedEvent, Outcome, Stage, Text};
 use crate::time::parse_timestamp;
-use json::{int_at, resource_arn, str_at, string_at, Value};
+use json::{Record, Value};
 use taxonomy::{classify_failure, FailureFacts};
 
 /// What a record turned out to be.
@@ -119,7 +119,7 @@ pub fn kept_event_names() -> Vec<&'static str> {
 /// TAXONOMY.md live here: STS's own `GetFederationToken`,
 /// `AssumeRoleWithWebIdentity`, IAM-user console logins and other Connect
 /// APIs all answer `None`.
-fn kind_of(source: &str, name: &str, record: &Value<'_, '_>) -> Option<Kind> {
+fn kind_of(source: &str, name: &str, record: &Record<'_, '_>) -> Option<Kind> {
     match rule(source, name)? {
         Rule::Keep(kind) => Some(kind),
         Rule::IfSaml => is_saml_principal(record).then_some(Kind::Federation(Stage::Signin)),
@@ -174,29 +174,35 @@ fn rule(source: &str, name: &str) -> Option<Rule> {
 
 /// A console sign-in is a SAML federation when it names the SAML provider or
 /// the principal is a SAML user; an IAM user's or root's login is not.
-fn is_saml_principal(record: &Value<'_, '_>) -> bool {
-    str_at(record, &["additionalEventData", "SamlProviderArn"]).is_some()
-        || str_at(record, &["userIdentity", "type"]) == Some("SAMLUser")
+fn is_saml_principal(record: &Record<'_, '_>) -> bool {
+    record
+        .str(&["additionalEventData", "SamlProviderArn"])
+        .is_some()
+        || record.str(&["userIdentity", "type"]) == Some("SAMLUser")
 }
 
 /// Classifies one record. Only records fedtrail keeps are checked for a
 /// usable `eventTime`; every other record is [`Classified::Ignored`] after two
 /// string reads.
 pub fn classify(record: &Value<'_, '_>, origin: &Origin) -> Result<Classified, RecordError> {
-    if record.as_object().is_none() {
-        return Err(RecordError::NotObject);
-    }
-    let source = str_at(record, &["eventSource"]).ok_or(RecordError::Missing("eventSource"))?;
-    let name = str_at(record, &["eventName"]).ok_or(RecordError::Missing("eventName"))?;
+    let record = &Record::of(*record).ok_or(RecordError::NotObject)?;
+    let source = record
+        .str(&["eventSource"])
+        .ok_or(RecordError::Missing("eventSource"))?;
+    let name = record
+        .str(&["eventName"])
+        .ok_or(RecordError::Missing("eventName"))?;
     let Some(kind) = kind_of(source, name, record) else {
         return Ok(Classified::Ignored);
     };
     // An Insights event names the API call whose rate it describes; it is
     // not that call.
-    if str_at(record, &["eventType"]) == Some("AwsCloudTrailInsight") {
+    if record.str(&["eventType"]) == Some("AwsCloudTrailInsight") {
         return Ok(Classified::Ignored);
     }
-    let time_text = str_at(record, &["eventTime"]).ok_or(RecordError::Missing("eventTime"))?;
+    let time_text = record
+        .str(&["eventTime"])
+        .ok_or(RecordError::Missing("eventTime"))?;
     let time =
         parse_timestamp(time_text).ok_or_else(|| RecordError::BadTime(time_text.to_string()))?;
     let common = Common::read(record, source, name, time, origin);
@@ -227,22 +233,24 @@ struct Common<'a> {
 
 impl<'a> Common<'a> {
     fn read(
-        record: &Value<'_, 'a>,
+        record: &Record<'_, 'a>,
         source: &'a str,
         name: &'a str,
         time: i64,
         origin: &'a Origin,
     ) -> Common<'a> {
-        let error_message = str_at(record, &["errorMessage"]);
-        let error_code = str_at(record, &["errorCode"])
+        let error_message = record.str(&["errorMessage"]);
+        let error_code = record
+            .str(&["errorCode"])
             .or_else(|| error_message.and_then(code_from_message_tail));
         Common {
             time,
-            event_id: str_at(record, &["eventID"]),
-            account_id: str_at(record, &["recipientAccountId"])
-                .or_else(|| str_at(record, &["userIdentity", "accountId"]))
+            event_id: record.str(&["eventID"]),
+            account_id: record
+                .str(&["recipientAccountId"])
+                .or_else(|| record.str(&["userIdentity", "accountId"]))
                 .or(origin.account.as_deref()),
-            region: str_at(record, &["awsRegion"]),
+            region: record.str(&["awsRegion"]),
             source,
             name,
             error_code,
@@ -261,20 +269,20 @@ fn code_from_message_tail(message: &str) -> Option<&str> {
     (end > 0).then(|| &rest[..end])
 }
 
-fn is_failure(record: &Value<'_, '_>, stage: Stage, name: &str, common: &Common) -> bool {
+fn is_failure(record: &Record<'_, '_>, stage: Stage, name: &str, common: &Common) -> bool {
     if common.error_code.is_some() || common.error_message.is_some() {
         return true;
     }
     match stage {
         Stage::Signin | Stage::IdentityCenter => {
-            str_at(record, &["responseElements", name]) == Some("Failure")
-                || str_at(record, &["serviceEventDetails", name]) == Some("Failure")
+            record.str(&["responseElements", name]) == Some("Failure")
+                || record.str(&["serviceEventDetails", name]) == Some("Failure")
         }
         _ => false,
     }
 }
 
-fn federation_event(record: &Value<'_, '_>, stage: Stage, c: Common) -> FedEvent {
+fn federation_event(record: &Record<'_, '_>, stage: Stage, c: Common) -> FedEvent {
     let failed = is_failure(record, stage, c.name, &c);
     let failure_class = failed.then(|| {
         classify_failure(FailureFacts {
@@ -285,34 +293,40 @@ fn federation_event(record: &Value<'_, '_>, stage: Stage, c: Common) -> FedEvent
         })
     });
     let message = c.error_message;
-    let assumed = str_at(record, &["responseElements", "assumedRoleUser", "arn"])
+    let assumed = record
+        .str(&["responseElements", "assumedRoleUser", "arn"])
         .or_else(|| {
-            str_at(record, &["userIdentity", "arn"]).filter(|a| a.contains(":assumed-role/"))
+            record
+                .str(&["userIdentity", "arn"])
+                .filter(|a| a.contains(":assumed-role/"))
         })
         .and_then(AssumedRole::parse);
-    let role_arn = str_at(record, &["requestParameters", "roleArn"])
-        .or_else(|| resource_arn(record, "AWS::IAM::Role"))
+    let role_arn = record
+        .str(&["requestParameters", "roleArn"])
+        .or_else(|| record.resource_arn("AWS::IAM::Role"))
         .or_else(|| message.and_then(|m| arn_in_text(m, ":role/")))
         .or_else(|| {
-            str_at(
-                record,
-                &["userIdentity", "sessionContext", "sessionIssuer", "arn"],
-            )
-            .filter(|a| a.contains(":role/"))
+            record
+                .str(&["userIdentity", "sessionContext", "sessionIssuer", "arn"])
+                .filter(|a| a.contains(":role/"))
         })
         .map(Cow::Borrowed)
         .or_else(|| assumed.as_ref().map(|a| Cow::Owned(a.role_arn())));
-    let provider_arn = str_at(record, &["requestParameters", "principalArn"])
-        .or_else(|| resource_arn(record, "AWS::IAM::SAMLProvider"))
-        .or_else(|| str_at(record, &["additionalEventData", "SamlProviderArn"]))
+    let provider_arn = record
+        .str(&["requestParameters", "principalArn"])
+        .or_else(|| record.resource_arn("AWS::IAM::SAMLProvider"))
+        .or_else(|| record.str(&["additionalEventData", "SamlProviderArn"]))
         .or_else(|| message.and_then(|m| arn_in_text(m, ":saml-provider/")));
-    let session_name = str_at(record, &["requestParameters", "roleSessionName"])
+    let session_name = record
+        .str(&["requestParameters", "roleSessionName"])
         .or_else(|| assumed.as_ref().map(|a| a.session));
-    let user_name = str_at(record, &["userIdentity", "userName"])
-        .or_else(|| str_at(record, &["additionalEventData", "UserName"]))
-        .or_else(|| str_at(record, &["responseElements", "subject"]));
-    let connect_instance_id = str_at(record, &["requestParameters", "InstanceId"])
-        .or_else(|| str_at(record, &["requestParameters", "instanceId"]))
+    let user_name = record
+        .str(&["userIdentity", "userName"])
+        .or_else(|| record.str(&["additionalEventData", "UserName"]))
+        .or_else(|| record.str(&["responseElements", "subject"]));
+    let connect_instance_id = record
+        .str(&["requestParameters", "InstanceId"])
+        .or_else(|| record.str(&["requestParameters", "instanceId"]))
         .map(connect_instance_id);
     let text = |s: Option<&str>| s.map(shared);
     FedEvent {
@@ -338,7 +352,7 @@ fn federation_event(record: &Value<'_, '_>, stage: Stage, c: Common) -> FedEvent
         user_name: text(user_name),
         issuer: text_at(record, &["responseElements", "issuer"]),
         audience: text_at(record, &["responseElements", "audience"]),
-        duration_seconds: int_at(record, &["requestParameters", "durationSeconds"]),
+        duration_seconds: record.int(&["requestParameters", "durationSeconds"]),
         connect_instance_id: text(connect_instance_id.as_deref()),
         endpoint_type: text_at(
             record,
@@ -353,11 +367,11 @@ fn federation_event(record: &Value<'_, '_>, stage: Stage, c: Common) -> FedEvent
 }
 
 /// A non-empty string at `path`, [`shared`].
-fn text_at(record: &Value<'_, '_>, path: &[&str]) -> Option<Text> {
-    str_at(record, path).map(shared)
+fn text_at(record: &Record<'_, '_>, path: &[&str]) -> Option<Text> {
+    record.str(path).map(shared)
 }
 
-fn config_change(record: &Value<'_, '_>, target_type: &'static str, c: Common) -> ConfigChange {
+fn config_change(record: &Record<'_, '_>, target_type: &'static str, c: Common) -> ConfigChange {
     let failed = c.error_code.is_some() || c.error_message.is_some();
     let failure_class = failed.then(|| {
         classify_failure(FailureFacts {
@@ -368,10 +382,11 @@ fn config_change(record: &Value<'_, '_>, target_type: &'static str, c: Common) -
         })
     });
     let (target, detail) = change_target(record, &c);
-    let actor = string_at(record, &["userIdentity", "arn"])
-        .or_else(|| string_at(record, &["userIdentity", "invokedBy"]))
-        .or_else(|| string_at(record, &["userIdentity", "principalId"]))
-        .or_else(|| string_at(record, &["userIdentity", "type"]));
+    let actor = record
+        .string(&["userIdentity", "arn"])
+        .or_else(|| record.string(&["userIdentity", "invokedBy"]))
+        .or_else(|| record.string(&["userIdentity", "principalId"]))
+        .or_else(|| record.string(&["userIdentity", "type"]));
     let owned = |s: Option<&str>| s.map(str::to_owned);
     ConfigChange {
         event_time: c.time,
@@ -398,13 +413,13 @@ fn config_change(record: &Value<'_, '_>, target_type: &'static str, c: Common) -
 
 /// What a change touched (`target`, the key incidents link on) and a short
 /// human detail.
-fn change_target(record: &Value<'_, '_>, c: &Common) -> (Option<String>, Option<String>) {
-    let req = |k: &str| string_at(record, &["requestParameters", k]);
+fn change_target(record: &Record<'_, '_>, c: &Common) -> (Option<String>, Option<String>) {
+    let req = |k: &str| record.string(&["requestParameters", k]);
     match c.name {
         "CreateSAMLProvider" | "UpdateSAMLProvider" | "DeleteSAMLProvider" => {
             let named = req("name");
             let arn = req("sAMLProviderArn")
-                .or_else(|| string_at(record, &["responseElements", "sAMLProviderArn"]))
+                .or_else(|| record.string(&["responseElements", "sAMLProviderArn"]))
                 .or_else(|| {
                     let (account, name) = (c.account_id?, named.as_deref()?);
                     Some(format!("arn:aws:iam::{account}:saml-provider/{name}"))
@@ -414,26 +429,28 @@ fn change_target(record: &Value<'_, '_>, c: &Common) -> (Option<String>, Option<
         "CreatePolicy" | "UpdatePolicy" | "DeletePolicy" | "AttachPolicy" | "DetachPolicy" => {
             let summary = ["responseElements", "policy", "policySummary"];
             let id = req("policyId")
-                .or_else(|| string_at(record, &[summary[0], summary[1], summary[2], "id"]));
+                .or_else(|| record.string(&[summary[0], summary[1], summary[2], "id"]));
             let detail = match req("targetId") {
                 Some(t) if c.name == "AttachPolicy" => Some(format!("attached to {t}")),
                 Some(t) if c.name == "DetachPolicy" => Some(format!("detached from {t}")),
                 _ => req("name")
-                    .or_else(|| string_at(record, &[summary[0], summary[1], summary[2], "name"])),
+                    .or_else(|| record.string(&[summary[0], summary[1], summary[2], "name"])),
             };
             (id.or_else(|| req("name")), detail)
         }
         "CreateUser" | "DeleteUser" | "UpdateUserIdentityInfo" => {
             let user = req("Username").or_else(|| req("UserId"));
-            let instance =
-                str_at(record, &["requestParameters", "InstanceId"]).map(connect_instance_id);
+            let instance = record
+                .str(&["requestParameters", "InstanceId"])
+                .map(connect_instance_id);
             (user, instance.map(|i| format!("Connect instance {i}")))
         }
         _ if ROLE_POLICY_EVENTS.contains(&c.name)
             || matches!(c.name, "UpdateAssumeRolePolicy" | "UpdateRole") =>
         {
             let detail = req("policyArn").or_else(|| req("policyName")).or_else(|| {
-                int_at(record, &["requestParameters", "maxSessionDuration"])
+                record
+                    .int(&["requestParameters", "maxSessionDuration"])
                     .map(|d| format!("maxSessionDuration {d}"))
             });
             (req("roleName"), detail)
@@ -556,7 +573,7 @@ mod tests {
             br#"{"additionalEventData": {"SamlProviderArn": "arn:aws:iam::1:saml-provider/X"}}"#
                 .to_vec();
         let tape = simd_json::to_tape(&mut text).unwrap();
-        let saml = tape.as_value();
+        let saml = Record::of(tape.as_value()).unwrap();
         let names = kept_event_names();
         assert_eq!(names.len(), 30, "every name once");
         for name in &names {
