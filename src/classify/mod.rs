@@ -182,8 +182,8 @@ fn is_saml_principal(record: &Record<'_, '_>) -> bool {
 }
 
 /// Classifies one record. Only records fedtrail keeps are checked for a
-/// usable `eventTime`; every other record is [`Classified::Ignored`] after two
-/// string reads.
+/// usable `eventTime`; every other record is [`Classified::Ignored`] after
+/// one pass over its top-level keys ([`Record::of`]) and two string reads.
 pub fn classify(record: &Value<'_, '_>, origin: &Origin) -> Result<Classified, RecordError> {
     let record = &Record::of(*record).ok_or(RecordError::NotObject)?;
     let source = record
