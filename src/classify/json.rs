@@ -48,39 +48,39 @@ fn int(v: Value<'_, '_>) -> Option<i64> {
 #[derive(Clone, Copy)]
 pub struct Record<'t, 'i> {
     value: Value<'t, 'i>,
-    fields: [Option<Value<'t, 'i>>; FIELDS],
+    fields: [Option<Value<'t, 'i>>; FIELDS.len()],
 }
 
-const FIELDS: usize = 17;
+/// The top-level keys a [`Record`] finds in its one pass.
+const FIELDS: [&str; 17] = [
+    "eventSource",
+    "eventName",
+    "eventType",
+    "eventTime",
+    "eventID",
+    "errorCode",
+    "errorMessage",
+    "recipientAccountId",
+    "awsRegion",
+    "userIdentity",
+    "requestParameters",
+    "responseElements",
+    "serviceEventDetails",
+    "additionalEventData",
+    "resources",
+    "sourceIPAddress",
+    "userAgent",
+];
 
 /// Where a top-level key is kept in [`Record`]'s fields, if it is.
 fn field(key: &str) -> Option<usize> {
-    Some(match key {
-        "eventSource" => 0,
-        "eventName" => 1,
-        "eventType" => 2,
-        "eventTime" => 3,
-        "eventID" => 4,
-        "errorCode" => 5,
-        "errorMessage" => 6,
-        "recipientAccountId" => 7,
-        "awsRegion" => 8,
-        "userIdentity" => 9,
-        "requestParameters" => 10,
-        "responseElements" => 11,
-        "serviceEventDetails" => 12,
-        "additionalEventData" => 13,
-        "resources" => 14,
-        "sourceIPAddress" => 15,
-        "userAgent" => 16,
-        _ => return None,
-    })
+    FIELDS.iter().position(|f| *f == key)
 }
 
 impl<'t, 'i> Record<'t, 'i> {
     /// `value`'s fields, if it is an object.
     pub fn of(value: Value<'t, 'i>) -> Option<Record<'t, 'i>> {
-        let mut fields = [None; FIELDS];
+        let mut fields = [None; FIELDS.len()];
         for (key, v) in value.as_object()?.iter() {
             if let Some(i) = field(key) {
                 // A repeated key: the first counts, as in `at`.
