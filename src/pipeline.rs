@@ -988,28 +988,39 @@ fn read_file(path: &Path, listed_size: u64) -> std::io::Result<Vec<u8>> {
 /// `std::fs::read`, which asks the file system for it again and then reads
 /// until a read finds nothing, one `statx` and one `read` fewer per object
 /// when the file is as listed. A file that changed since is read to its end.
-fn read_whole(mut file: &std::fs::File, listed_size: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::{ErrorKind, Read};
+/// The bytes are read into the buffer's spare room, not zeroed first (for a
+/// large object, zeroing cost more than the `read`).
+fn read_whole(file: &std::fs::File, listed_size: u64) -> std::io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
     let listed = usize::try_from(listed_size).unwrap_or(usize::MAX - 1);
     // Room for one byte more: a read of a file that still has its listed
     // size stops short, at its end, and no read is needed to find the end.
-    let mut raw = vec![0; listed + 1];
-    let mut filled = 0;
+    let mut raw = Vec::with_capacity(listed + 1);
     loop {
-        if filled == raw.len() {
-            raw.resize(raw.len().saturating_mul(2).max(8192), 0);
+        if raw.len() == raw.capacity() {
+            raw.reserve(raw.capacity().max(8192));
         }
-        match file.read(&mut raw[filled..]) {
+        let spare = raw.spare_capacity_mut();
+        // SAFETY: read(2) writes at most `spare.len()` bytes into the
+        // vector's spare room, which the vector owns and nothing else
+        // holds; the `n` bytes it reports are then initialised.
+        let n = unsafe { libc::read(file.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        match usize::try_from(n) {
             Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            // SAFETY: as above, the first `n` bytes of the spare room.
+            Ok(n) => unsafe { raw.set_len(raw.len() + n) },
+            Err(_) => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
         }
-        if filled == listed {
+        if raw.len() == listed {
             break;
         }
     }
-    raw.truncate(filled);
     Ok(raw)
 }
 
@@ -1266,6 +1277,9 @@ mod tests {
         assert!(read_file(&path, 0).unwrap().is_empty());
         let err = read_file(&dir.path().join("gone"), 5).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        // A read that fails (a folder opens, but cannot be read).
+        let err = read_file(dir.path(), 5).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::IsADirectory);
     }
 
     /// When the events table cannot be written, the merge feeding it stops
