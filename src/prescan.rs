@@ -367,9 +367,36 @@ fn string_value(doc: &[u8], from: usize) -> Option<&[u8]> {
         return None;
     }
     let start = i + 1;
-    let len = memchr::memchr2(b'"', b'\\', &doc[start..])?;
+    let len = quote_or_backslash(&doc[start..])?;
     let value = &doc[start..start + len];
     (doc[start + len] == b'"' && !value.is_empty()).then_some(value)
+}
+
+/// The place of the first `"` or `\\` in `bytes`. The values read are
+/// short (an event's name and source): on x86-64 the first 64 bytes are
+/// looked at 16 at a time (~34 instructions a value, against ~55 for a
+/// call to `memchr2`, counted by callgrind); the rest, if any, by
+/// `memchr2`.
+#[inline]
+fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    #[cfg(target_arch = "x86_64")]
+    while at + 16 <= bytes.len() && at < 64 {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of x86-64, and the 16 bytes from `at` lie
+        // inside `bytes`.
+        let hits = unsafe {
+            let v = _mm_loadu_si128(bytes.as_ptr().add(at).cast());
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            _mm_movemask_epi8(_mm_or_si128(quote, backslash))
+        };
+        if hits != 0 {
+            return Some(at + hits.trailing_zeros() as usize);
+        }
+        at += 16;
+    }
+    memchr::memchr2(b'"', b'\\', &bytes[at..]).map(|i| at + i)
 }
 
 /// [`may_keep`] of a source and a name that are text, and `true` when
@@ -406,12 +433,14 @@ fn is_kept(name: &[u8]) -> bool {
     })
 }
 
-/// The first eight bytes of `name` (fewer, padded with zeros) as a number.
+/// The first eight bytes of `name` (fewer, padded with zeros) as a number,
+/// read as one word: copying a prefix of variable length into an array is
+/// a call to `memcpy`, which cost more than the rest of [`is_kept`].
 fn head(name: &[u8]) -> u64 {
-    let mut bytes = [0; 8];
-    let n = name.len().min(8);
-    bytes[..n].copy_from_slice(&name[..n]);
-    u64::from_le_bytes(bytes)
+    match name.first_chunk::<8>() {
+        Some(first) => u64::from_le_bytes(*first),
+        None => (name.iter().rev()).fold(0, |head, &b| head << 8 | u64::from(b)),
+    }
 }
 
 /// The bit masks of one 64-byte block's bytes (bit i is byte i). As few
@@ -717,6 +746,22 @@ mod tests {
         }
         let plain = record("GetObject", r#","note":"eventName\"x""#);
         assert!(!split(&format!(r#"{{"Records":[{plain}]}}"#)).unwrap()[0].candidate);
+    }
+
+    #[test]
+    fn a_value_ends_where_memchr2_finds_its_quote_or_backslash() {
+        for len in 0..100 {
+            for at in 0..=len {
+                for stop in [b'"', b'\\'] {
+                    let mut bytes = vec![b'x'; len];
+                    if at < len {
+                        bytes[at] = stop;
+                    }
+                    let want = memchr::memchr2(b'"', b'\\', &bytes);
+                    assert_eq!(quote_or_backslash(&bytes), want, "{len} {at}");
+                }
+            }
+        }
     }
 
     #[test]
