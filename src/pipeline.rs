@@ -988,8 +988,8 @@ fn read_file(path: &Path, listed_size: u64) -> std::io::Result<Vec<u8>> {
 /// `std::fs::read`, which asks the file system for it again and then reads
 /// until a read finds nothing, one `statx` and one `read` fewer per object
 /// when the file is as listed. A file that changed since is read to its end.
-/// The bytes are read into the buffer's spare room, not zeroed first (for a
-/// large object, zeroing cost more than the `read`).
+/// The bytes are read into the buffer's spare room, not zeroed first
+/// (zeroing every object was ~2% of a scan's instructions).
 fn read_whole(file: &std::fs::File, listed_size: u64) -> std::io::Result<Vec<u8>> {
     use std::os::fd::AsRawFd;
     let listed = usize::try_from(listed_size).unwrap_or(usize::MAX - 1);

@@ -372,7 +372,7 @@ fn string_value(doc: &[u8], from: usize) -> Option<&[u8]> {
     (doc[start + len] == b'"' && !value.is_empty()).then_some(value)
 }
 
-/// The place of the first `"` or `\\` in `bytes`. The values read are
+/// The place of the first `"` or `\` in `bytes`. The values read are
 /// short (an event's name and source): on x86-64 the first 64 bytes are
 /// looked at 16 at a time (~34 instructions a value, against ~55 for a
 /// call to `memchr2`, counted by callgrind); the rest, if any, by
