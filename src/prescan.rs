@@ -278,21 +278,26 @@ impl<'a> Walk<'a, '_> {
     /// `eventSource` key.
     #[cold]
     fn key(&mut self, end: usize) {
-        let doc = self.doc;
-        let is_name = ends_with(doc, end, NAME_KEY);
-        if self.depth < RECORD_DEPTH || !is_name && !ends_with(doc, end, SOURCE_KEY) {
+        if self.depth < RECORD_DEPTH {
             return;
         }
-        let start = end + 1
-            - if is_name {
-                NAME_KEY.len()
-            } else {
-                SOURCE_KEY.len()
-            };
+        let doc = self.doc;
+        // The mask found `N` 4 bytes before the quote, or `S` 6 bytes before
+        // (where `"eventSource"` has a `u`).
+        let is_name = end >= 4 && doc[end - 4] == b'N';
+        let (found, len) = if is_name {
+            (ends_with(doc, end, NAME_KEY), NAME_KEY.len())
+        } else {
+            (ends_with(doc, end, SOURCE_KEY), SOURCE_KEY.len())
+        };
+        if !found {
+            return;
+        }
+        let start = end + 1 - len;
         let record = &mut self.record;
         // A key nested deeper, or one whose opening quote may be escaped, is
         // not plainly the record's own.
-        if self.depth != RECORD_DEPTH || doc[start - 1] == b'\\' {
+        if self.depth != RECORD_DEPTH || start > 0 && doc[start - 1] == b'\\' {
             record.doubt = true;
             return;
         }
@@ -337,6 +342,10 @@ fn records_start(doc: &[u8]) -> Option<usize> {
 /// Whether `gap` is whitespace around exactly the separator `sep` (or only
 /// whitespace when `sep` is empty).
 fn is_gap(gap: &[u8], sep: &[u8]) -> bool {
+    // Mostly so: CloudTrail writes no whitespace.
+    if let ([g], [s]) = (gap, sep) {
+        return g == s;
+    }
     let mut rest = gap.iter().filter(|b| !is_ws(**b));
     match sep.first() {
         None => rest.next().is_none(),
@@ -351,22 +360,26 @@ fn is_ws(b: u8) -> bool {
 /// The text of a plain string value after a key ending at `from`: `: "..."`,
 /// non-empty and without escapes. `None` for anything else.
 fn string_value(doc: &[u8], from: usize) -> Option<&[u8]> {
-    let mut i = from;
     let skip = |mut i: usize| {
         while i < doc.len() && is_ws(doc[i]) {
             i += 1;
         }
         i
     };
-    i = skip(i);
-    if doc.get(i) != Some(&b':') {
-        return None;
-    }
-    i = skip(i + 1);
-    if doc.get(i) != Some(&b'"') {
-        return None;
-    }
-    let start = i + 1;
+    let start = if doc.get(from..from + 2) == Some(b":\"") {
+        // Mostly so: CloudTrail writes no whitespace.
+        from + 2
+    } else {
+        let i = skip(from);
+        if doc.get(i) != Some(&b':') {
+            return None;
+        }
+        let i = skip(i + 1);
+        if doc.get(i) != Some(&b'"') {
+            return None;
+        }
+        i + 1
+    };
     let len = quote_or_backslash(&doc[start..])?;
     let value = &doc[start..start + len];
     (doc[start + len] == b'"' && !value.is_empty()).then_some(value)
@@ -746,6 +759,29 @@ mod tests {
         }
         let plain = record("GetObject", r#","note":"eventName\"x""#);
         assert!(!split(&format!(r#"{{"Records":[{plain}]}}"#)).unwrap()[0].candidate);
+    }
+
+    #[test]
+    fn whitespace_around_a_keys_colon_is_read_past() {
+        for colon in [":", " : ", ":\n\t", "\r\n:"] {
+            let record = |source: &str, name: &str| {
+                format!(r#"{{"eventSource"{colon}"{source}","eventName"{colon}"{name}"}}"#)
+            };
+            let skipped = record("s3.amazonaws.com", "GetObject");
+            let kept = record("sts.amazonaws.com", "AssumeRoleWithSAML");
+            let doc = format!(r#"{{"Records":[{skipped},{kept}]}}"#);
+            let spans = split(&doc).unwrap_or_else(|| panic!("no split: {doc}"));
+            let candidates: Vec<bool> = spans.iter().map(|s| s.candidate).collect();
+            assert_eq!(candidates, [false, true], "{doc}");
+        }
+        // No colon, or no string, after the key: parsed (and its error
+        // reported by the parser).
+        for after in [r#" "GetObject""#, r#": GetObject"#, r#":"#] {
+            let doc = format!(
+                r#"{{"Records":[{{"eventSource":"s3.amazonaws.com","eventName"{after}}}]}}"#
+            );
+            assert!(split(&doc).unwrap()[0].candidate, "{doc}");
+        }
     }
 
     #[test]
