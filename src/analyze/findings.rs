@@ -4,7 +4,7 @@
 //! pass over all its events gathered, and of its changes. The facts hold
 //! counts, distinct names and evidence, not the events themselves.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::incidents::{improbable, IncidentParams, MIN_BUCKET_FAILURES, RECOVERY_SLACK};
 use super::link::{suspected_cause, Failing};
@@ -333,8 +333,10 @@ pub struct Facts {
     /// Account -> role -> its bursts of failures by region, and its
     /// sign-ins counted over each.
     role_windows: BTreeMap<Text, BTreeMap<Text, RoleWindows>>,
-    /// (account, session name) -> its events.
-    names: BTreeMap<(Text, Text), Named>,
+    /// (account, session name) -> its events. Hashed, not ordered: one
+    /// lookup an event, where a tree compared text at each level (its
+    /// uses do not depend on its order).
+    names: HashMap<(Text, Text), Named, rustc_hash::FxBuildHasher>,
     /// Account -> the session names of successful Connect sign-ins.
     connect_ok: BTreeMap<Text, BTreeSet<Text>>,
     /// Account (or `(unknown)`) -> events with a padded name or ARN, and
