@@ -127,22 +127,27 @@ fn walk_with(
     let mut padded = [b' '; BEFORE + 64];
     let mut at = base;
     while at < doc.len() {
-        let block = match at
-            .checked_sub(BEFORE)
-            .and_then(|from| doc.get(from..at + 64))
-        {
-            Some(block) => block.try_into().expect("BEFORE + 64 bytes"),
-            // The first and the last block, copied with spaces around them.
-            _ => {
-                padded.fill(b' ');
-                let before = &doc[at.saturating_sub(BEFORE)..at];
-                padded[BEFORE - before.len()..BEFORE].copy_from_slice(before);
-                let rest = &doc[at..doc.len().min(at + 64)];
-                padded[BEFORE..BEFORE + rest.len()].copy_from_slice(rest);
-                &padded
+        // Every block with `BEFORE` bytes before it and 64 in it, read in
+        // place.
+        if let Some(last) = doc.len().checked_sub(64).filter(|_| at >= BEFORE) {
+            while at <= last {
+                let block = doc[at - BEFORE..at + 64]
+                    .try_into()
+                    .expect("BEFORE + 64 bytes");
+                walk.block(at, masks(block))?;
+                at += 64;
             }
-        };
-        walk.block(at, masks(block))?;
+            if at >= doc.len() {
+                break;
+            }
+        }
+        // The first and the last block, copied with spaces around them.
+        padded.fill(b' ');
+        let before = &doc[at.saturating_sub(BEFORE)..at];
+        padded[BEFORE - before.len()..BEFORE].copy_from_slice(before);
+        let rest = &doc[at..doc.len().min(at + 64)];
+        padded[BEFORE..BEFORE + rest.len()].copy_from_slice(rest);
+        walk.block(at, masks(&padded))?;
         at += 64;
     }
     let gap = &doc[walk.gap_from..];
@@ -847,6 +852,31 @@ mod tests {
         let mut bad_utf8 = format!(r#"{{"Records":[{r}]}}"#).into_bytes();
         bad_utf8[20] = 0xff;
         assert!(!Prescan::default().split(&bad_utf8));
+    }
+
+    /// Documents of every length modulo a block, long and short, end their
+    /// last record where it ends: the last block is padded, the others are
+    /// read in place.
+    #[test]
+    fn documents_of_every_length_split() {
+        for pad in 0..200 {
+            let r = from(
+                "s3.amazonaws.com",
+                "GetObject",
+                &format!(r#","p":"{}""#, "x".repeat(pad)),
+            );
+            for doc in [
+                format!(r#"{{"Records":[{r}]}}"#),
+                format!(r#"{{"Records":[{r},{r}]}} "#),
+            ] {
+                let spans = split(&doc).unwrap_or_else(|| panic!("no split: {doc}"));
+                assert!(spans
+                    .iter()
+                    .all(|s| doc[s.bytes.clone()] == r && !s.candidate));
+                let cut = &doc[..doc.len() - 2];
+                assert_eq!(split(cut), None, "{cut}");
+            }
+        }
     }
 
     /// Strings full of quotes, backslashes and brackets, placed at every
