@@ -16,7 +16,8 @@
 //! each a non-empty string with no escapes, and
 //! [`classify`](crate::classify) cannot keep a record with that name from
 //! that source (`GetFederationToken` is kept from Amazon Connect, not
-//! STS). Every other record is a *candidate*: parsed with simd-json and
+//! STS), or with that text (a console sign-in that names no SAML
+//! principal). Every other record is a *candidate*: parsed with simd-json and
 //! classified as usual. A document that is not a plain
 //! `{"Records":[{...},...]}` with valid UTF-8 (a byte order mark and
 //! whitespace between tokens are allowed; a digest file, an element that
@@ -186,14 +187,18 @@ struct Record<'a> {
 }
 
 impl Record<'_> {
-    /// Whether the record must be parsed: unless it has exactly one plain
-    /// `eventName` and `eventSource` and they are not a pair that can be
-    /// kept. Most names are ruled out by [`is_kept`] alone.
-    fn candidate(&self) -> bool {
+    /// Whether the record, whose text is `text`, must be parsed: unless it
+    /// has exactly one plain `eventName` and `eventSource` and they are not
+    /// a pair that can be kept, or not with that text ([`may_keep`]). Most
+    /// names are ruled out by [`is_kept`] alone.
+    fn candidate(&self, text: &[u8]) -> bool {
         self.doubt
             || self.sources != 1
             || self.name.is_none_or(|name| {
-                is_kept(name) && self.source.is_none_or(|source| can_keep(source, name))
+                is_kept(name)
+                    && self
+                        .source
+                        .is_none_or(|source| can_keep(source, name, text))
             })
     }
 }
@@ -272,7 +277,7 @@ impl<'a> Walk<'a, '_> {
                 self.depth = 2;
                 let span = self.spans.last_mut().expect("opened above");
                 span.bytes.end = at + 1;
-                span.candidate = self.record.candidate();
+                span.candidate = self.record.candidate(&doc[span.bytes.clone()]);
                 self.gap_from = at + 1;
             }
         }
@@ -417,11 +422,11 @@ fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
     memchr::memchr2(b'"', b'\\', &bytes[at..]).map(|i| at + i)
 }
 
-/// [`may_keep`] of a source and a name that are text, and `true` when
+/// [`may_keep`] of a source and a name that are UTF-8, and `true` when
 /// either is not (such a record is parsed, and its error reported).
-fn can_keep(source: &[u8], name: &[u8]) -> bool {
+fn can_keep(source: &[u8], name: &[u8], text: &[u8]) -> bool {
     match (std::str::from_utf8(source), std::str::from_utf8(name)) {
-        (Ok(source), Ok(name)) => may_keep(source, name),
+        (Ok(source), Ok(name)) => may_keep(source, name, text),
         _ => true,
     }
 }
@@ -708,7 +713,16 @@ mod tests {
                 true,
             ),
             (from("sts.amazonaws.com", "GetFederationToken", ""), false),
-            (from("signin.amazonaws.com", "ConsoleLogin", ""), true),
+            // A console sign-in is kept for a SAML principal only.
+            (from("signin.amazonaws.com", "ConsoleLogin", ""), false),
+            (
+                from(
+                    "signin.amazonaws.com",
+                    "ConsoleLogin",
+                    r#","userIdentity":{"type":"SAMLUser"}"#,
+                ),
+                true,
+            ),
             (from("s3.amazonaws.com", "AssumeRoleWithSAML", ""), false),
             (from("s3.amazonaws.com", "GetObject", ""), false),
             // The source's value is read wherever its key is.
@@ -997,7 +1011,7 @@ mod tests {
                 };
                 let skippable = plain("eventSource")
                     .zip(plain("eventName"))
-                    .is_some_and(|(s, n)| !may_keep(s, n));
+                    .is_some_and(|(s, n)| !may_keep(s, n, text.as_bytes()));
                 if !span.candidate {
                     skipped += 1;
                     assert!(skippable, "left unparsed: {text}");

@@ -127,10 +127,23 @@ fn kind_of(source: &str, name: &str, record: &Record<'_, '_>) -> Option<Kind> {
 }
 
 /// Whether [`classify`] can keep a record with this `eventSource` and
-/// `eventName`: when not, it ignores the record whatever else it holds, so
-/// the [`prescan`](crate::prescan) need not parse it.
-pub fn may_keep(source: &str, name: &str) -> bool {
-    rule(source, name).is_some()
+/// `eventName` whose JSON text is `text`: when not, it ignores the record
+/// whatever else it holds, so the [`prescan`](crate::prescan) need not
+/// parse it. A console sign-in is kept for a SAML principal only
+/// ([`is_saml_principal`]), whose text names `SAMLUser` or
+/// `SamlProviderArn`; one that names neither, and has no escape that could
+/// spell either, is an IAM user's or root's.
+pub fn may_keep(source: &str, name: &str, text: &[u8]) -> bool {
+    match rule(source, name) {
+        None => false,
+        Some(Rule::Keep(_)) => true,
+        Some(Rule::IfSaml) => {
+            memchr::memchr(b'\\', text).is_some()
+                || [&b"SAMLUser"[..], b"SamlProviderArn"]
+                    .iter()
+                    .any(|word| memchr::memmem::find(text, word).is_some())
+        }
+    }
 }
 
 /// What a record's source and name alone say about keeping it.
@@ -569,9 +582,9 @@ mod tests {
             "sso.amazonaws.com",
             "sso-directory.amazonaws.com",
         ];
-        let mut text =
-            br#"{"additionalEventData": {"SamlProviderArn": "arn:aws:iam::1:saml-provider/X"}}"#
-                .to_vec();
+        let tape_text =
+            br#"{"additionalEventData": {"SamlProviderArn": "arn:aws:iam::1:saml-provider/X"}}"#;
+        let mut text = tape_text.to_vec();
         let tape = simd_json::to_tape(&mut text).unwrap();
         let saml = Record::of(tape.as_value()).unwrap();
         let names = kept_event_names();
@@ -580,11 +593,12 @@ mod tests {
             let keeps = |s: &&str| kind_of(s, name, &saml).is_some();
             assert!(SOURCES.iter().any(keeps), "{name} is listed but never kept");
             for source in SOURCES.iter().chain(&["s3.amazonaws.com"]) {
-                assert_eq!(may_keep(source, name), keeps(source), "{source} {name}");
+                let may = may_keep(source, name, tape_text);
+                assert_eq!(may, keeps(source), "{source} {name}");
             }
         }
-        assert!(may_keep("connect.amazonaws.com", "GetFederationToken"));
-        assert!(!may_keep("sts.amazonaws.com", "GetFederationToken"));
+        assert!(may_keep("connect.amazonaws.com", "GetFederationToken", b""));
+        assert!(!may_keep("sts.amazonaws.com", "GetFederationToken", b""));
         let kept = [
             "ExternalIdPDirectoryLogin",
             "DeleteRolePolicy",
@@ -592,6 +606,42 @@ mod tests {
         ];
         for name in kept {
             assert!(names.contains(&name));
+        }
+    }
+
+    /// A console sign-in is left unparsed only when its text names no SAML
+    /// principal; whatever `classify` keeps, `may_keep` lets through.
+    #[test]
+    fn a_console_sign_in_may_be_kept_only_when_its_text_may_name_saml() {
+        let origin = Origin {
+            object: "test".into(),
+            account: None,
+        };
+        let login = |identity: &str, extra: &str| {
+            format!(
+                r#"{{"eventVersion":"1.05","userIdentity":{{{identity}}},"eventTime":"2026-05-25T10:00:00Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","awsRegion":"us-east-1","responseElements":{{"ConsoleLogin":"Success"}}{extra}}}"#
+            )
+        };
+        let iam = r#""type":"IAMUser","accountId":"111122223333","userName":"alice""#;
+        let saml = r#""type":"SAMLUser","principalId":"X:alice","userName":"alice""#;
+        let escaped = r#""type":"SAML\u0055ser","principalId":"X:alice","userName":"alice""#;
+        let arn = r#","additionalEventData":{"SamlProviderArn":"arn:aws:iam::111122223333:saml-provider/Okta"}"#;
+        for (text, kept) in [
+            (login(iam, ""), false),
+            (
+                login(r#""type":"Root","accountId":"111122223333""#, ""),
+                false,
+            ),
+            (login(saml, ""), true),
+            (login(escaped, ""), true),
+            (login(iam, arn), true),
+        ] {
+            let mut bytes = text.clone().into_bytes();
+            let tape = simd_json::to_tape(&mut bytes).unwrap();
+            let verdict = classify(&tape.as_value(), &origin).unwrap();
+            assert_eq!(matches!(verdict, Classified::Event(_)), kept, "{text}");
+            let may = may_keep("signin.amazonaws.com", "ConsoleLogin", text.as_bytes());
+            assert_eq!(may, kept, "{text}");
         }
     }
 
