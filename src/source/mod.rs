@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::filter::Filter;
 use crate::model::Text;
-use layout::{is_log_file_name, parse_key};
+use layout::{is_log_file_name, last_part, parse_key};
 
 /// One object found by listing.
 #[derive(Debug, Clone)]
@@ -72,7 +72,7 @@ impl ObjectRef {
         filter: &Filter,
     ) -> ObjectRef {
         let info = parse_key(&key);
-        let name = key.rsplit('/').next().unwrap_or(&key);
+        let name = last_part(&key);
         let skip = if !is_log_file_name(name) {
             Some("not a CloudTrail log file name (expected .json.gz or .json)".to_string())
         } else {
