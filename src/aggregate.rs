@@ -267,7 +267,8 @@ fn finish(
 
     let place = spill.place();
     let io = |e| SinkError::io(&place, e);
-    let mut roles: HashSet<Text> = HashSet::new();
+    // Hashed by Fx, not SipHash: one lookup an event on the merge's thread.
+    let mut roles: rustc_hash::FxHashSet<Text> = rustc_hash::FxHashSet::default();
     let mut written = 0;
     let mut stream = spill.merge().map_err(io)?;
     for e in stream.by_ref() {

@@ -16,7 +16,7 @@
 //! ~18,000 events: one run held and one filling, nothing on disk.)
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -263,9 +263,10 @@ pub struct Merge {
     heap: BinaryHeap<Reverse<(Micros, u64, usize)>>,
     /// Strings read back are shared, as the workers shared them.
     texts: TextSet,
-    /// The time of the last event given, and the ids given at that time.
+    /// The time of the last event given, and the ids given at that time
+    /// (hashed by Fx, not SipHash: a lookup an event).
     at: Micros,
-    ids: HashSet<Text>,
+    ids: rustc_hash::FxHashSet<Text>,
     duplicates: u64,
 }
 
@@ -292,7 +293,7 @@ impl Merge {
             sources,
             texts: TextSet::default(),
             at: Micros::MIN,
-            ids: HashSet::new(),
+            ids: rustc_hash::FxHashSet::default(),
             duplicates: 0,
         };
         for i in 0..merge.sources.len() {
@@ -623,7 +624,7 @@ mod tests {
         let copies = (0..5_000).step_by(97).count() as u64;
         let mut order = input.clone();
         order.sort_by_key(|(tie, e)| (e.event_time, *tie));
-        let mut seen = HashSet::new();
+        let mut seen = std::collections::HashSet::new();
         let expected: Vec<FedEvent> = order
             .into_iter()
             .filter(|(_, e)| seen.insert((e.event_time, e.event_id.clone())))
