@@ -219,8 +219,10 @@ impl<'a> Walk<'a, '_> {
                 self.key(pos);
                 continue;
             }
-            // 1 for `{` or `[`, 0 for `}` or `]`.
-            let opens = (raw.open >> i & 1) as u32;
+            // 1 for `{` or `[`, 0 for `}` or `]`: their bit 0x02, read from
+            // the byte itself (it was just loaded) rather than from a mask
+            // made for every block.
+            let opens = u32::from(self.doc[pos] >> 1 & 1);
             if self.depth + opens > RECORD_DEPTH {
                 // Inside a record: only the depth changes.
                 self.depth = self.depth + 2 * opens - 1;
@@ -477,8 +479,6 @@ struct RawMasks {
     backslash: u64,
     /// `{`, `[`, `}` or `]`.
     bracket: u64,
-    /// Bytes with bit 0x02 set: of the brackets, `{` and `[`.
-    open: u64,
     /// Quotes that may close the key `"eventName"` (`N` 4 bytes and `v` 8
     /// bytes before them) or `"eventSource"` (`S` 6 and `v` 10 bytes before).
     key: u64,
@@ -572,7 +572,6 @@ unsafe fn raw_masks_avx512(block: &Block) -> RawMasks {
             quote_prefix: clmul_prefix_xor(quote),
             backslash: eq(v, b'\\'),
             bracket: eq(folded, b'{') | eq(folded, b'}'),
-            open: _mm512_test_epi8_mask(v, _mm512_set1_epi8(0x02)),
             key: quote & named,
             high: _mm512_movepi8_mask(v),
         }
@@ -609,8 +608,6 @@ unsafe fn raw_masks_avx2(block: &Block) -> RawMasks {
                 _mm256_or_si256(is(folded, b'{'), is(folded, b'}')),
                 _mm256_and_si256(quote, _mm256_or_si256(name, source)),
                 v,
-                // Bit 0x02 of each byte moved to its top bit.
-                _mm256_slli_epi16(v, 6),
             )
         };
         let (lo, hi) = (half(0), half(1));
@@ -621,7 +618,6 @@ unsafe fn raw_masks_avx2(block: &Block) -> RawMasks {
             quote_prefix: clmul_prefix_xor(quote),
             backslash: join(lo.1, hi.1),
             bracket: join(lo.2, hi.2),
-            open: join(lo.5, hi.5),
             key: join(lo.3, hi.3),
             high: bits(_mm256_or_si256(lo.4, hi.4)),
         }
@@ -644,16 +640,12 @@ fn scalar_masks(block: &Block) -> RawMasks {
         quote_prefix: 0,
         backslash: 0,
         bracket: 0,
-        open: 0,
         key: 0,
         high: 0,
     };
     for i in 0..64 {
         let bit = 1u64 << i;
         let back = |k: usize| block[BEFORE + i - k];
-        if block[BEFORE + i] & 0x02 != 0 {
-            m.open |= bit;
-        }
         match block[BEFORE + i] {
             b'"' => {
                 m.quote |= bit;
