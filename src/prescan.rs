@@ -4,33 +4,34 @@
 //! name a kept event lets a scan run near the speed of decompression.
 //!
 //! One pass over 64-byte blocks computes bit masks of quotes, backslashes,
-//! brackets and the quotes that have the letters of `"eventName"` or
-//! `"eventSource"` before them (AVX-512 or AVX2 on x86-64, a byte loop
-//! elsewhere). As in simdjson's first stage, the quotes and backslashes give
-//! which bytes lie inside strings; the brackets outside strings give each
-//! record's extent, and those closing quotes place the two keys by depth.
-//! Only a document with a byte above 0x7f is then checked for UTF-8 in full.
+//! brackets and the quotes that have the letters of `"eventName"` before
+//! them (AVX-512 or AVX2 on x86-64, a byte loop elsewhere). As in
+//! simdjson's first stage, the quotes and backslashes give which bytes lie
+//! inside strings; the brackets outside strings give each record's extent,
+//! and those closing quotes place the key by depth. Only a document with a
+//! byte above 0x7f is then checked for UTF-8 in full.
 //!
 //! A record is left unparsed, and counted as not fedtrail's, only when it
-//! has exactly one `eventName` and one `eventSource` key at its top level,
-//! each a non-empty string with no escapes, and
-//! [`classify`](crate::classify) cannot keep a record with that name from
-//! that source (`GetFederationToken` is kept from Amazon Connect, not
-//! STS), or with that text (a console sign-in that names no SAML
-//! principal). Every other record is a *candidate*: parsed with simd-json and
-//! classified as usual. A document that is not a plain
-//! `{"Records":[{...},...]}` with valid UTF-8 (a byte order mark and
-//! whitespace between tokens are allowed; a digest file, an element that
-//! is not an object, another top-level key, a stray byte between records,
-//! an unterminated string, unbalanced brackets are not) gets no split at
-//! all: the caller parses it whole, so its errors are reported
-//! exactly as before. In records left unparsed only this structure is
-//! checked, not every rule of JSON; they cannot be federation events or
-//! changes either way.
+//! has exactly one `eventName` key at its top level, a non-empty string with
+//! no escapes, and [`classify`](crate::classify) cannot keep a record with
+//! that name from any source, or with that text (a console sign-in that
+//! names no SAML principal). Its `eventSource` is not read: a record whose
+//! name is kept from another source (STS's own `GetFederationToken`; Amazon
+//! Connect's is kept) is parsed, and `classify` drops it. Every other record
+//! is a *candidate*: parsed with simd-json and classified as usual.
+//!
+//! A document that is not a plain `{"Records":[{...},...]}` with valid
+//! UTF-8 (a byte order mark and whitespace between tokens are allowed; a
+//! digest file, an element that is not an object, another top-level key, a
+//! stray byte between records, an unterminated string, unbalanced brackets
+//! are not) gets no split at all: the caller parses it whole, so its errors
+//! are reported exactly as before. In records left unparsed only this
+//! structure is checked, not every rule of JSON; they cannot be federation
+//! events or changes either way.
 
 use std::ops::Range;
 
-use crate::classify::{kept_event_names, may_keep};
+use crate::classify::{kept_event_names, may_keep_named};
 
 /// One record of a document: its bytes, and whether it must be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +42,6 @@ pub struct Span {
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 const NAME_KEY: &[u8; 11] = b"\"eventName\"";
-const SOURCE_KEY: &[u8; 13] = b"\"eventSource\"";
 
 /// Depth of a record's own keys: the document object, `Records`, the record.
 const RECORD_DEPTH: u32 = 3;
@@ -176,30 +176,24 @@ struct Walk<'a, 'b> {
     high: u64,
 }
 
-/// What a record's own keys say about it.
+/// What a record's own `eventName` key says about it.
 #[derive(Default)]
 struct Record<'a> {
     name: Option<&'a [u8]>,
-    source: Option<&'a [u8]>,
-    sources: u32,
     /// A key that is not plainly the record's own, or not a plain string.
     doubt: bool,
 }
 
 impl Record<'_> {
     /// Whether the record, whose text is `text`, must be parsed: unless it
-    /// has exactly one plain `eventName` and `eventSource` and they are not
-    /// a pair that can be kept, or not with that text ([`may_keep`]). Most
+    /// has exactly one plain `eventName` and no source's record with that
+    /// name, or not with that text, can be kept ([`may_keep_named`]). Most
     /// names are ruled out by [`is_kept`] alone.
     fn candidate(&self, text: &[u8]) -> bool {
         self.doubt
-            || self.sources != 1
-            || self.name.is_none_or(|name| {
-                is_kept(name)
-                    && self
-                        .source
-                        .is_none_or(|source| can_keep(source, name, text))
-            })
+            || self
+                .name
+                .is_none_or(|name| is_kept(name) && can_keep(name, text))
     }
 }
 
@@ -286,26 +280,14 @@ impl<'a> Walk<'a, '_> {
         Some(())
     }
 
-    /// A closing quote at `end` that may end an `eventName` or
-    /// `eventSource` key.
+    /// A closing quote at `end` that may end an `eventName` key.
     #[cold]
     fn key(&mut self, end: usize) {
-        if self.depth < RECORD_DEPTH {
-            return;
-        }
         let doc = self.doc;
-        // The mask found `N` 4 bytes before the quote, or `S` 6 bytes before
-        // (where `"eventSource"` has a `u`).
-        let is_name = end >= 4 && doc[end - 4] == b'N';
-        let (found, len) = if is_name {
-            (ends_with(doc, end, NAME_KEY), NAME_KEY.len())
-        } else {
-            (ends_with(doc, end, SOURCE_KEY), SOURCE_KEY.len())
-        };
-        if !found {
+        if self.depth < RECORD_DEPTH || !ends_with(doc, end, NAME_KEY) {
             return;
         }
-        let start = end + 1 - len;
+        let start = end + 1 - NAME_KEY.len();
         let record = &mut self.record;
         // A key nested deeper, or one whose opening quote may be escaped, is
         // not plainly the record's own.
@@ -315,11 +297,7 @@ impl<'a> Walk<'a, '_> {
         }
         match string_value(doc, end + 1) {
             None => record.doubt = true,
-            Some(value) if is_name => record.doubt |= record.name.replace(value).is_some(),
-            Some(value) => {
-                record.sources += 1;
-                record.source = Some(value);
-            }
+            Some(value) => record.doubt |= record.name.replace(value).is_some(),
         }
     }
 }
@@ -424,12 +402,12 @@ fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
     memchr::memchr2(b'"', b'\\', &bytes[at..]).map(|i| at + i)
 }
 
-/// [`may_keep`] of a source and a name that are UTF-8, and `true` when
-/// either is not (such a record is parsed, and its error reported).
-fn can_keep(source: &[u8], name: &[u8], text: &[u8]) -> bool {
-    match (std::str::from_utf8(source), std::str::from_utf8(name)) {
-        (Ok(source), Ok(name)) => may_keep(source, name, text),
-        _ => true,
+/// [`may_keep_named`] of a name that is UTF-8, and `true` when it is not
+/// (such a record is parsed, and its error reported).
+fn can_keep(name: &[u8], text: &[u8]) -> bool {
+    match std::str::from_utf8(name) {
+        Ok(name) => may_keep_named(name, text),
+        Err(_) => true,
     }
 }
 
@@ -480,7 +458,7 @@ struct RawMasks {
     /// `{`, `[`, `}` or `]`.
     bracket: u64,
     /// Quotes that may close the key `"eventName"` (`N` 4 bytes and `v` 8
-    /// bytes before them) or `"eventSource"` (`S` 6 and `v` 10 bytes before).
+    /// bytes before them).
     key: u64,
     /// Not 0 when some byte is above 0x7f: or-ed into the walk's, not
     /// tested, in each block.
@@ -498,7 +476,7 @@ struct BlockState {
 
 impl BlockState {
     /// The brackets outside strings, and the closing quotes that may end an
-    /// `eventName` or `eventSource` key.
+    /// `eventName` key.
     #[inline(always)]
     fn next(&mut self, raw: &RawMasks) -> (u64, u64) {
         // Set from each opening quote up to, not including, its closing one.
@@ -549,7 +527,7 @@ unsafe fn raw_masks_avx512(block: &Block) -> RawMasks {
     use std::arch::x86_64::*;
     // SAFETY: the caller checked for AVX-512BW and PCLMULQDQ; every load is
     // 64 bytes inside the block and the `BEFORE` bytes before it (at most
-    // 10 bytes back).
+    // 8 bytes back).
     unsafe {
         let at = |back: usize| _mm512_loadu_si512(block.as_ptr().add(BEFORE - back).cast());
         let v = at(0);
@@ -557,16 +535,12 @@ unsafe fn raw_masks_avx512(block: &Block) -> RawMasks {
         let folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
         let eq = |x, c: u8| _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(c as i8));
         let quote = eq(v, b'"');
-        // Zero where byte i - a is `x` and byte i - b is `y`. Both keys'
-        // letters are found with vector logic and one compare into a mask,
-        // not four: those compares are what this kernel spends most on.
-        let pair = |a: usize, x: u8, b: usize, y: u8| {
-            let x = _mm512_xor_si512(at(a), _mm512_set1_epi8(x as i8));
-            // x | (at(b) ^ y): 0xF6 is A | (B ^ C), A, B, C the operands.
-            _mm512_ternarylogic_epi32::<0xF6>(x, at(b), _mm512_set1_epi8(y as i8))
-        };
-        let either = _mm512_min_epu8(pair(4, b'N', 8, b'v'), pair(6, b'S', 10, b'v'));
-        let named = _mm512_testn_epi8_mask(either, either);
+        // Zero where byte i - 4 is `N` and byte i - 8 is `v`: found with
+        // vector logic and one compare into a mask, not two.
+        let x = _mm512_xor_si512(at(4), _mm512_set1_epi8(b'N' as i8));
+        // x | (at(8) ^ 'v'): 0xF6 is A | (B ^ C), A, B, C the operands.
+        let name = _mm512_ternarylogic_epi32::<0xF6>(x, at(8), _mm512_set1_epi8(b'v' as i8));
+        let named = _mm512_testn_epi8_mask(name, name);
         RawMasks {
             quote,
             quote_prefix: clmul_prefix_xor(quote),
@@ -584,7 +558,7 @@ unsafe fn raw_masks_avx512(block: &Block) -> RawMasks {
 unsafe fn raw_masks_avx2(block: &Block) -> RawMasks {
     use std::arch::x86_64::*;
     // SAFETY: the caller checked for AVX2 and PCLMULQDQ; every load is 32
-    // bytes inside the block and the `BEFORE` bytes before it (at most 10
+    // bytes inside the block and the `BEFORE` bytes before it (at most 8
     // bytes back).
     unsafe {
         // The 32 bytes `back` bytes before half `i` of the block.
@@ -601,12 +575,11 @@ unsafe fn raw_masks_avx2(block: &Block) -> RawMasks {
             let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
             let quote = is(v, b'"');
             let name = _mm256_and_si256(is(at(i, 4), b'N'), is(at(i, 8), b'v'));
-            let source = _mm256_and_si256(is(at(i, 6), b'S'), is(at(i, 10), b'v'));
             (
                 quote,
                 is(v, b'\\'),
                 _mm256_or_si256(is(folded, b'{'), is(folded, b'}')),
-                _mm256_and_si256(quote, _mm256_or_si256(name, source)),
+                _mm256_and_si256(quote, name),
                 v,
             )
         };
@@ -649,7 +622,7 @@ fn scalar_masks(block: &Block) -> RawMasks {
         match block[BEFORE + i] {
             b'"' => {
                 m.quote |= bit;
-                if back(4) == b'N' && back(8) == b'v' || back(6) == b'S' && back(10) == b'v' {
+                if back(4) == b'N' && back(8) == b'v' {
                     m.key |= bit;
                 }
             }
@@ -699,13 +672,16 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_name_from_a_source_that_cannot_keep_it_is_not_parsed() {
+    fn a_name_kept_from_some_source_is_parsed_whatever_the_records_source() {
         let cases = [
             (
                 from("connect.amazonaws.com", "GetFederationToken", ""),
                 true,
             ),
-            (from("sts.amazonaws.com", "GetFederationToken", ""), false),
+            // Kept from Amazon Connect, not STS: parsed, and dropped by
+            // `classify`.
+            (from("sts.amazonaws.com", "GetFederationToken", ""), true),
+            (from("s3.amazonaws.com", "AssumeRoleWithSAML", ""), true),
             // A console sign-in is kept for a SAML principal only.
             (from("signin.amazonaws.com", "ConsoleLogin", ""), false),
             (
@@ -716,13 +692,13 @@ mod tests {
                 ),
                 true,
             ),
-            (from("s3.amazonaws.com", "AssumeRoleWithSAML", ""), false),
             (from("s3.amazonaws.com", "GetObject", ""), false),
-            // The source's value is read wherever its key is.
+            // No source, or several: the name alone decides.
+            (r#"{"eventName":"GetObject"}"#.to_string(), false),
+            (from("s", "GetObject", r#","eventSource":"t""#), false),
             (
-                r#"{"eventName":"GetFederationToken","p":{},"eventSource":"sts.amazonaws.com"}"#
-                    .to_string(),
-                false,
+                r#"{"eventName":"AssumeRoleWithSAML","p":{}}"#.to_string(),
+                true,
             ),
         ];
         for (r, parsed) in cases {
@@ -753,8 +729,7 @@ mod tests {
     #[test]
     fn doubtful_records_are_parsed() {
         let doubtful = [
-            // no source, no name, an empty name, a name with an escape
-            r#"{"eventName":"GetObject"}"#.to_string(),
+            // no name, an empty name, a name with an escape
             r#"{"eventSource":"s3.amazonaws.com"}"#.to_string(),
             record("", ""),
             record(r"Get\u004fbject", ""),
@@ -962,9 +937,9 @@ mod tests {
     }
 
     /// Random records, serialised by serde_json, split exactly; a record is
-    /// left unparsed only when its own keys plainly name a source and an
-    /// event fedtrail does not keep, and always when they do and neither
-    /// key's text appears anywhere else in it.
+    /// left unparsed only when its own `eventName` plainly names an event
+    /// fedtrail keeps from no source, and always when it does and the key's
+    /// text appears nowhere else in it.
     #[test]
     fn random_records_split_exactly_and_skip_only_plain_unkept_names() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -1002,16 +977,14 @@ mod tests {
                     let elsewhere = text.matches(&format!("\"{key}\":")).count() > 1;
                     (written == format!("\"{value}\"") && !elsewhere).then_some(value)
                 };
-                let skippable = plain("eventSource")
-                    .zip(plain("eventName"))
-                    .is_some_and(|(s, n)| !may_keep(s, n, text.as_bytes()));
+                let skippable =
+                    plain("eventName").is_some_and(|n| !may_keep_named(n, text.as_bytes()));
                 if !span.candidate {
                     skipped += 1;
                     assert!(skippable, "left unparsed: {text}");
                 } else {
                     parsed += 1;
-                    let unmistakable = text.matches("eventName\"").count() == 1
-                        && text.matches("eventSource\"").count() == 1;
+                    let unmistakable = text.matches("eventName\"").count() == 1;
                     assert!(!(skippable && unmistakable), "parsed: {text}");
                 }
             }
